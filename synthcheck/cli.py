@@ -1,0 +1,173 @@
+"""``synthcheck`` command line: parse, call the package, print (JSON with ``--json``).
+
+Contract: bad inputs never produce a traceback; ``predict`` prints one object per input and
+exits 0 when every input succeeded, 2 when any was rejected. Heavy imports happen inside the
+subcommands so ``synthcheck predict`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def load_detector(args: argparse.Namespace):
+    from .inference import Detector
+
+    return Detector.from_checkpoint(args.checkpoint, device=args.device, threshold=args.threshold)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    detector = load_detector(args)
+    results = []
+    for path, (loaded, verdict, error) in zip(args.paths, detector.predict_many(args.paths), strict=True):
+        if error is not None:
+            results.append({"path": path, "error": error})
+            continue
+        results.append({"path": path, "sha256": loaded.sha256, "verdict": verdict.verdict,
+                        "p_fake": round(verdict.p_fake, 6), "model": detector.model_name})
+    if args.json:
+        print_json(results)
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"ERROR  {r['error']}", file=sys.stderr)
+            else:
+                print(f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['path']}")
+    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import load_split
+    from .evaluate import evaluate_detector
+
+    detector = load_detector(args)
+    split = load_split(args.data, args.split, detector.input_size, progress=not args.json)
+    train = None
+    if args.split != "train":
+        try:
+            train = load_split(args.data, "train", detector.input_size, progress=not args.json)
+        except Exception:  # no train split next to it: no twin analysis
+            train = None
+    report = evaluate_detector(detector, split, train, csv_path=args.csv)
+    if args.json:
+        print_json(report)
+    else:
+        for key in ("n_images", "accuracy", "precision", "recall", "f1", "roc_auc", "ece"):
+            print(f"{key:10s} {report[key]}")
+        print(f"confusion  {report['confusion_matrix']} (rows: true REAL, FAKE)")
+        if "no_train_twin" in report:
+            sub = report["no_train_twin"]
+            print(f"no-twin    accuracy {sub['accuracy']:.4f} roc_auc {sub['roc_auc']:.5f} "
+                  f"on {sub['n_images']} images")
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .train import fit
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("func", "config", "command", "verbose")}
+    cfg = load_config(args.config, overrides)
+    result = fit(cfg)
+    if result:
+        print_json({"checkpoint": result["checkpoint"], "temperature": result["temperature"],
+                     "train_seconds": round(result["train_seconds"], 1),
+                     "metrics": {k: {m: v[m] for m in ("accuracy", "roc_auc", "f1", "n_images")}
+                                 for k, v in result["metrics"].items()}})
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import get_model_cfg, list_models
+
+    rows = [{"name": n, **get_model_cfg(n).to_dict()} for n in list_models()]
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['name']:20s} {r['input_size']:3d}px  {r['description']}")
+    return EXIT_OK
+
+
+def add_detector_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", help="checkpoint file (default: models/synthcheck-default.pt "
+                                        "or $SYNTHCHECK_CHECKPOINT)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
+    p.add_argument("--threshold", type=float, default=0.5, help="p_fake at or above which the verdict is FAKE")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import add_arguments
+
+    parser = argparse.ArgumentParser(prog="synthcheck", description="Real vs AI-generated image detection.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="verdict and p_fake for each image")
+    p.add_argument("paths", nargs="+", help="image files")
+    add_detector_args(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a REAL/FAKE folder")
+    p.add_argument("--data", help="data folder (default $SYNTHCHECK_DATA)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--csv", help="write per-image scores to this CSV file")
+    add_detector_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train a model (same as python train.py)")
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list the registered architectures")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    for mod in _command_modules():
+        mod.register(sub)
+    return parser
+
+
+def _command_modules() -> list[Any]:
+    """Modules of :mod:`synthcheck.commands`, each adding subcommands via ``register``."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    return [importlib.import_module(f"{commands.__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if (args.verbose or args.command == "train") else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    try:
+        return args.func(args)
+    except (CheckpointError, DataError, ValueError, RuntimeError, OSError) as exc:
+        print(f"synthcheck {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
