@@ -7,7 +7,6 @@ Writes are atomic (temporary file, fsync, rename): a crash never leaves a half-w
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
@@ -18,28 +17,19 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from .detector_base import file_sha256  # noqa: F401  (re-exported)
+from .errors import CheckpointError
+
 FORMAT = "synthcheck-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "format_version", "model_name", "model_kwargs", "state_dict",
                  "input_size", "mean", "std", "class_names")
 
 
-class CheckpointError(ValueError):
-    """A file that is not a usable SynthCheck checkpoint; the message says why."""
-
-
 def code_version() -> str:
     from . import __version__
 
     return __version__
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,13 +23,28 @@ def print_json(obj: Any) -> None:
 
 
 def load_detector(args: argparse.Namespace):
+    """The torch Detector for ``--checkpoint``/``--device``/``--threshold``."""
     from .inference import Detector
 
     return Detector.from_checkpoint(args.checkpoint, device=args.device, threshold=args.threshold)
 
 
+def load_fast_detector(args: argparse.Namespace):
+    """The ONNX twin when it matches the checkpoint (no torch import), else the torch Detector."""
+    if args.device == "cpu" and not os.environ.get("SYNTHCHECK_NO_ONNX"):
+        try:
+            from .onnx_fast import OnnxDetector
+        except ImportError:  # onnxruntime not installed: torch it is
+            pass
+        else:
+            fast = OnnxDetector.for_checkpoint(args.checkpoint, threshold=args.threshold)
+            if fast is not None:
+                return fast
+    return load_detector(args)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    detector = load_detector(args)
+    detector = load_fast_detector(args)
     results = []
     for path, (loaded, verdict, error) in zip(args.paths, detector.predict_many(args.paths), strict=True):
         if error is not None:
@@ -156,12 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if (args.verbose or args.command == "train") else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from .checkpoint import CheckpointError
-    from .data import DataError
+    from .errors import SynthCheckError
 
     try:
         return args.func(args)
-    except (CheckpointError, DataError, ValueError, RuntimeError, OSError) as exc:
+    except (SynthCheckError, ValueError, RuntimeError, OSError) as exc:
         print(f"synthcheck {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

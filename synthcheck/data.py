@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError
 from .imageio import ImageError, load_image, to_model_array
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 CLASS_NAMES: tuple[str, str] = ("REAL", "FAKE")  # label index = position; p_fake = p(label 1)
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CACHE_VERSION = 1
-
-
-class DataError(RuntimeError):
-    """The data directory is missing or not laid out as ``SPLIT/REAL|FAKE``."""
 
 
 def default_cache_dir() -> Path:

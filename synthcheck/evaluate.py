@@ -32,7 +32,7 @@ def predict_logits(model: nn.Module, images: np.ndarray | torch.Tensor, mean, st
         starts = tqdm(starts, desc="scoring", unit="batch")
     for s in starts:
         chunk = images[s:s + batch_size]
-        xb = torch.as_tensor(np.ascontiguousarray(chunk)).to(device, non_blocking=True)
+        xb = torch.from_numpy(np.array(chunk, copy=True)).to(device, non_blocking=True)
         x = normalize(xb, mean, std)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out.append(model(x).float().cpu())

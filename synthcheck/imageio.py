@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .errors import SynthCheckError
+
 # Refuse images larger than this many pixels *before* decoding them (decompression bombs).
 DEFAULT_MAX_PIXELS = int(os.environ.get("SYNTHCHECK_MAX_PIXELS", 64_000_000))
 # Refuse files larger than this many bytes before reading them into memory.
@@ -29,7 +31,7 @@ Image.MAX_IMAGE_PIXELS = max(DEFAULT_MAX_PIXELS, Image.MAX_IMAGE_PIXELS or 0)
 ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image | np.ndarray
 
 
-class ImageError(ValueError):
+class ImageError(SynthCheckError):
     """An input that cannot be analysed; the message is one sentence meant for the user."""
 
 
@@ -67,13 +69,13 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_source(source: Any, max_bytes: int) -> tuple[bytes, str]:
+def _read_source(source: Any, max_bytes: int, label: str | None = None) -> tuple[bytes, str]:
     """Read raw bytes from a path, bytes or file object, refusing oversize files early."""
     if isinstance(source, (bytes, bytearray)):
-        data, name = bytes(source), "<bytes>"
+        data, name = bytes(source), label or "<bytes>"
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        name = str(path)
+        name = label or str(path)
         if not path.exists():
             raise ImageError(f"{name}: no such file.")
         if path.is_dir():
@@ -88,7 +90,7 @@ def _read_source(source: Any, max_bytes: int) -> tuple[bytes, str]:
         except OSError as exc:
             raise ImageError(f"{name}: cannot be read ({exc.strerror or exc}).") from exc
     elif hasattr(source, "read"):
-        name = str(getattr(source, "name", "<upload>"))
+        name = label or str(getattr(source, "name", "<upload>"))
         data = source.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise ImageError(f"{name}: file is over the {max_bytes / 2**20:.0f} MB limit.")
@@ -145,8 +147,7 @@ def load_image(
         return LoadedImage(rgb, name or "<image>", None, None, source.format, source.mode,
                            rgb.width, rgb.height, 1, notes)
 
-    data, src_name = _read_source(source, max_bytes)
-    name = name or src_name
+    data, name = _read_source(source, max_bytes, name)
     digest = sha256_bytes(data)
     notes = []
     try:
@@ -180,7 +181,8 @@ def load_image(
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not a recognised image file.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: image is too large to decode safely.") from exc
+        raise ImageError(f"{name}: image dimensions are over the limit of {max_pixels:,} pixels "
+                         "(possible decompression bomb); refused before decoding.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         msg = str(exc).lower()
         if "truncated" in msg or "broken data stream" in msg or isinstance(exc, EOFError):

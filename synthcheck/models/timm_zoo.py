@@ -76,7 +76,7 @@ def efficientnet_lite0(pretrained: bool = False, num_classes: int = 2, **kw) -> 
     return _efficientnet("efficientnet_lite0", pretrained, num_classes, **kw)
 
 
-@register_model(ModelCfg(input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD, cam_layer="layer4",
+@register_model(ModelCfg(input_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD, cam_layer="layer3",
                          description="timm's stock resnet18 (ImageNet stem), a speed reference"))
 def timm_resnet18(pretrained: bool = False, num_classes: int = 2, **kw) -> nn.Module:
     import timm

@@ -1,0 +1,134 @@
+"""What every detector backend shares: verdicts from logits, batching of inputs, errors per input.
+
+Torch-free on purpose: the ONNX Runtime fast path (:mod:`synthcheck.onnx_fast`) and the torch
+:class:`synthcheck.inference.Detector` both build on it, so both give the same verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .imageio import ImageError, ImageSource, LoadedImage, load_image, to_model_array
+
+REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_CHECKPOINT_NAME = "synthcheck-default.pt"
+
+
+def default_checkpoint() -> Path:
+    """``$SYNTHCHECK_CHECKPOINT`` if set, else the model shipped in the repository's ``models/``."""
+    env = os.environ.get("SYNTHCHECK_CHECKPOINT")
+    return Path(env) if env else REPO_MODELS / DEFAULT_CHECKPOINT_NAME
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Verdict:
+    """One image's result; ``p_fake`` is the model's probability that the image is synthetic."""
+
+    verdict: str  # "REAL" | "FAKE" at the detector's threshold
+    p_fake: float  # temperature-calibrated probability of FAKE
+    p_fake_raw: float  # before temperature scaling
+    logits: tuple[float, float]
+    width: int
+    height: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def softmax_p_fake(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """P(FAKE) from (N, 2) logits, in float64 (the same arithmetic for every backend)."""
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e[:, 1] / e.sum(axis=1)
+
+
+class BaseDetector:
+    """Shared predict logic; subclasses provide ``logits_of_arrays`` and the metadata fields."""
+
+    model_name: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    temperature: float
+    threshold: float
+    path: str | None
+    _sha256: str | None = None
+
+    def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def checkpoint_sha256(self) -> str | None:
+        if self._sha256 is None and self.path:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    def describe(self) -> dict[str, Any]:
+        """Short identity of the model for JSON outputs."""
+        return {"name": self.model_name, "checkpoint": Path(self.path).name if self.path else None,
+                "sha256": self.checkpoint_sha256}
+
+    def to_array(self, image: LoadedImage) -> np.ndarray:
+        """The model's input for one image: uint8 (S, S, 3) at the checkpoint's input size."""
+        return to_model_array(image.image, self.input_size)
+
+    def normalize_array(self, arrays: np.ndarray) -> np.ndarray:
+        """uint8 (N, S, S, 3) -> float32 (N, 3, S, S) normalised with the checkpoint's mean/std."""
+        x = np.asarray(arrays, dtype=np.float32).transpose(0, 3, 1, 2) / 255.0
+        mean = np.asarray(self.mean, np.float32)[None, :, None, None]
+        std = np.asarray(self.std, np.float32)[None, :, None, None]
+        return np.ascontiguousarray((x - mean) / std)
+
+    def predict_arrays(self, arrays: np.ndarray,
+                       sizes: Sequence[tuple[int, int]] | None = None) -> list[Verdict]:
+        logits = self.logits_of_arrays(arrays)
+        p_raw = softmax_p_fake(logits)
+        p_cal = softmax_p_fake(logits, self.temperature)
+        sizes = sizes or [(self.input_size, self.input_size)] * len(arrays)
+        return [Verdict("FAKE" if p >= self.threshold else "REAL", float(p), float(pr),
+                        (float(l0), float(l1)), w, h)
+                for p, pr, (l0, l1), (w, h) in zip(p_cal, p_raw, logits, sizes, strict=True)]
+
+    def predict(self, images: Iterable[ImageSource | LoadedImage]) -> list[Verdict]:
+        """Verdicts for images of any PIL-readable kind; raises :class:`ImageError` on bad input.
+
+        Use :meth:`predict_many` to get per-input errors instead of an exception.
+        """
+        loaded = [im if isinstance(im, LoadedImage) else load_image(im) for im in images]
+        if not loaded:
+            return []
+        arrays = np.stack([self.to_array(im) for im in loaded])
+        return self.predict_arrays(arrays, [(im.width, im.height) for im in loaded])
+
+    def predict_many(self, sources: Sequence[ImageSource]
+                     ) -> list[tuple[LoadedImage | None, Verdict | None, str | None]]:
+        """(loaded, verdict, error) for each input; bad inputs never stop the others."""
+        loaded: list[LoadedImage | None] = []
+        errors: list[str | None] = []
+        for src in sources:
+            try:
+                loaded.append(load_image(src))
+                errors.append(None)
+            except ImageError as exc:
+                loaded.append(None)
+                errors.append(str(exc))
+        good = [im for im in loaded if im is not None]
+        verdicts = iter(self.predict(good)) if good else iter(())
+        return [(im, next(verdicts) if im is not None else None, err)
+                for im, err in zip(loaded, errors, strict=True)]

@@ -1,0 +1,105 @@
+"""Checkpoints: round trip, weights_only loading, refusal of code-running pickles and mismatches."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from synthcheck.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    build_checkpoint,
+    load_checkpoint,
+    model_from_checkpoint,
+)
+from synthcheck.inference import Detector
+from synthcheck.models import create_model
+
+
+def _model():
+    torch.manual_seed(0)
+    return create_model("synthcnn_small")
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    model = _model()
+    path = tmp_path / "m.pt"
+    atomic_torch_save(build_checkpoint(model, extra={"metrics": {"val": {"accuracy": 0.5}}}), path)
+    ckpt = load_checkpoint(path)
+    assert ckpt["model_name"] == "synthcnn_small" and ckpt["class_names"] == ["REAL", "FAKE"]
+    rebuilt = model_from_checkpoint(ckpt).eval()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(rebuilt(x), model.eval()(x))
+    det = Detector.from_checkpoint(path)
+    assert det.meta["metrics"]["val"]["accuracy"] == 0.5 and len(det.checkpoint_sha256) == 64
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + os.environ["EVIL_MARKER"],))
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    path = tmp_path / "evil.pt"
+    ckpt = build_checkpoint(_model())
+    ckpt["payload"] = _Evil()
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="could run code"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04garbage"])
+def test_non_checkpoint_files_are_refused(tmp_path, content):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="x.pt"):
+        load_checkpoint(path)
+
+
+def test_plain_state_dict_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "sd.pt"
+    torch.save(_model().state_dict(), path)
+    with pytest.raises(CheckpointError, match="not a SynthCheck checkpoint"):
+        load_checkpoint(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(CheckpointError, match="directory"):
+        load_checkpoint(tmp_path)
+
+
+def test_metadata_that_does_not_match_tensors_is_named(tmp_path):
+    ckpt = build_checkpoint(_model())
+    wrong_size = dict(ckpt, input_size=64)
+    with pytest.raises(CheckpointError, match="input size 64"):
+        model_from_checkpoint(wrong_size)
+    three_class = create_model("synthcnn_small", num_classes=3)
+    bad = dict(ckpt, state_dict=three_class.state_dict())
+    with pytest.raises(CheckpointError, match=r"fc.weight has shape \(3, 128\)"):
+        model_from_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="class order"):
+        model_from_checkpoint(dict(ckpt, class_names=["FAKE", "REAL"]))
+    with pytest.raises(CheckpointError, match="unknown model"):
+        model_from_checkpoint(dict(ckpt, model_name="gpt"))
+
+
+def test_atomic_save_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "m.pt"
+    atomic_torch_save({"a": torch.ones(1)}, path)
+
+    class Unsaveable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        atomic_torch_save({"x": Unsaveable()}, path)
+    assert torch.load(path, weights_only=True)["a"].item() == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]

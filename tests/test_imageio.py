@@ -1,0 +1,166 @@
+"""Image loading: every odd mode converts, every broken input gets one clear sentence."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from synthcheck.imageio import ImageError, load_image, to_model_array
+from tests.conftest import image_bytes
+
+RNG = np.random.default_rng(0)
+RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+
+
+def test_rgb_png_roundtrip_and_hash():
+    data = image_bytes(RGB)
+    img = load_image(data)
+    assert img.format == "PNG" and img.mode == "RGB" and (img.width, img.height) == (30, 20)
+    assert np.array_equal(np.asarray(img.image), RGB)
+    import hashlib
+
+    assert img.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16", "1", "LA"])
+def test_modes_convert_to_rgb(mode):
+    src = Image.fromarray(RGB)
+    if mode == "I;16":
+        arr16 = (np.asarray(src.convert("L"), dtype=np.uint16) * 257)
+        im = Image.fromarray(arr16)
+        assert im.mode.startswith("I;16")
+    else:
+        im = src.convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    loaded = load_image(_save(im, fmt))
+    assert loaded.image.mode == "RGB"
+    assert loaded.image.size == (30, 20)
+    if mode == "I;16":  # 16-bit scaled to 8 bits, not clipped to white
+        assert np.allclose(np.asarray(loaded.image)[..., 0], np.asarray(src.convert("L")), atol=1)
+
+
+def _save(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_transparency_is_flattened_on_white():
+    arr = np.zeros((8, 8, 4), np.uint8)
+    loaded = load_image(_save(Image.fromarray(arr, "RGBA"), "PNG"))
+    assert np.all(np.asarray(loaded.image) == 255)
+    assert any("transparency" in n for n in loaded.notes)
+
+
+def test_exif_orientation_applied():
+    im = Image.fromarray(RGB)  # 30 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    loaded = load_image(_save(im, "JPEG", exif=exif.tobytes()))
+    assert (loaded.width, loaded.height) == (20, 30)
+    assert any("orientation" in n for n in loaded.notes)
+
+
+def test_animated_gif_first_frame_noted():
+    frames = [Image.fromarray(np.full((10, 10, 3), v, np.uint8)) for v in (0, 255)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    loaded = load_image(buf.getvalue())
+    assert loaded.n_frames == 2 and np.asarray(loaded.image).max() < 10
+    assert any("first of 2 frames" in n for n in loaded.notes)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "TIFF", "BMP"])
+def test_other_formats(fmt):
+    assert load_image(_save(Image.fromarray(RGB), fmt)).format == fmt
+
+
+def test_tiny_images():
+    for side in (1, 2):
+        loaded = load_image(image_bytes(RGB[:side, :side]))
+        assert to_model_array(loaded.image, 32).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "data, phrase",
+    [
+        (b"", "empty"),
+        (b"<html><body>not an image</body></html>", "not a recognised image"),
+        (image_bytes(RGB, "JPEG")[:200], "truncated or corrupt"),
+        (image_bytes(RGB, "PNG")[:-30], "truncated or corrupt"),
+    ],
+)
+def test_broken_bytes_give_one_sentence(data, phrase):
+    with pytest.raises(ImageError, match=phrase) as err:
+        load_image(data, name="x.jpg")
+    assert str(err.value).startswith("x.jpg: ") and "\n" not in str(err.value)
+
+
+def test_missing_path_and_directory(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(ImageError, match="directory"):
+        load_image(tmp_path)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A valid PNG signature + IHDR claiming a huge size (a decompression bomb's header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    idat_data = zlib.compress(b"\0" * 64)
+    idat = struct.pack(">I", len(idat_data)) + b"IDAT" + idat_data + struct.pack(">I", zlib.crc32(b"IDAT" + idat_data))
+    return b"\x89PNG\r\n\x1a\n" + chunk + idat
+
+
+def test_decompression_bomb_refused_before_decoding():
+    with pytest.raises(ImageError, match="over the limit"):
+        load_image(_png_header_only(30000, 30000), name="bomb.png")
+
+
+def test_size_limit_on_bytes(tmp_path):
+    p = tmp_path / "big.png"
+    p.write_bytes(image_bytes(RGB))
+    with pytest.raises(ImageError, match="over the"):
+        load_image(p, max_bytes=10)
+
+
+def test_non_ascii_name_with_spaces(tmp_path):
+    p = tmp_path / "photo ünïcödé 写真.png"
+    p.write_bytes(image_bytes(RGB))
+    assert load_image(p).name == str(p)
+
+
+def test_arrays_and_float_arrays():
+    assert load_image(RGB).image.size == (30, 20)
+    assert load_image(RGB[..., 0]).image.mode == "RGB"
+    f = load_image(RGB.astype(np.float32) / 255.0)
+    assert np.abs(np.asarray(f.image).astype(int) - RGB).max() <= 1
+    with pytest.raises(ImageError):
+        load_image(np.zeros((2, 2, 5)))
+    with pytest.raises(ImageError, match="NaN"):
+        load_image(np.full((2, 2, 3), np.nan))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=0, max_size=2048))
+def test_random_bytes_never_crash(data):
+    try:
+        img = load_image(data)
+    except ImageError as exc:
+        assert str(exc)
+    else:
+        assert img.image.mode == "RGB"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4]), st.integers(0, 2**31))
+def test_random_arrays_load(h, w, c, seed):
+    arr = np.random.default_rng(seed).integers(0, 256, (h, w, c), dtype=np.uint8)
+    assert load_image(arr).image.size == (w, h)

@@ -1,0 +1,124 @@
+"""Training engine: loss goes down, config checks, resume after SIGKILL, DDP with gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from synthcheck.checkpoint import load_checkpoint
+from synthcheck.config import TrainConfig, load_config
+from synthcheck.train import check_output_dir, fit
+from tests.conftest import REPO, make_dataset
+
+
+def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(data), out=str(out), model="synthcnn_small", epochs=3, batch_size=16,
+                lr=3e-3, val_fraction=0.25, progress=False, patience=0, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_training_lowers_loss_and_writes_everything(tmp_path):
+    data = make_dataset(tmp_path / "d", n_per_class=48)
+    result = fit(_cfg(data, tmp_path / "run", epochs=4))
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 4 and history[-1]["train_loss"] < history[0]["train_loss"]
+    assert (tmp_path / "run" / "history.csv").read_text().startswith("epoch,train_loss")
+    ckpt = load_checkpoint(result["checkpoint"])
+    assert set(ckpt["metrics"]) == {"val", "test", "test_no_train_twin"}
+    assert ckpt["metrics"]["test"]["n_images"] == 96
+    assert ckpt["data"]["fingerprint"] and ckpt["temperature"] > 0
+    assert ckpt["training"]["epochs_run"] == 4 and "config" in ckpt
+    assert (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_config_rejects_unknown_keys_and_wrong_types(tmp_path):
+    with pytest.raises(ValueError, match="unknown config key"):
+        load_config(overrides={"learning_rate": 1.0})
+    with pytest.raises(ValueError, match="must be int"):
+        load_config(overrides={"epochs": "ten"})
+    yml = tmp_path / "c.yaml"
+    yml.write_text("epochs: 7\nlr: 1\nmodel: synthcnn_small\n")
+    cfg = load_config(yml, {"epochs": 9, "seed": None})
+    assert (cfg.epochs, cfg.lr, cfg.model) == (9, 1.0, "synthcnn_small")
+
+
+def test_unwritable_output_dir_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RuntimeError, match="not writable"):
+        check_output_dir(blocker / "run")
+
+
+def _train_cmd(data: Path, out: Path, epochs: int, *extra: str) -> list[str]:
+    return [sys.executable, str(REPO / "train.py"), "--data", str(data), "--out", str(out),
+            "--model", "synthcnn_small", "--epochs", str(epochs), "--batch-size", "8",
+            "--val-fraction", "0.25", "--no-progress", "--patience", "0", "--device", "cpu",
+            "--no-eval-test", *extra]
+
+
+def test_resume_after_sigkill_loses_no_finished_epoch(tmp_path):
+    data = make_dataset(tmp_path / "d", n_per_class=64, splits=("train",))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_train_cmd(data, out, 40), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            hist = out / "history.json"
+            if hist.exists() and len(json.loads(hist.read_text() or "[]")) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("training did not reach epoch 3")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = load_checkpoint(out / "last.pt")  # never half-written: loads cleanly
+    done = before["train_state"]["epoch"] + 1
+    assert 3 <= done < 40
+    prior = before["history"]
+    subprocess.run(_train_cmd(data, out, 40, "--resume"), env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    after = json.loads((out / "history.json").read_text())
+    assert [r["epoch"] for r in after] == list(range(1, 41))
+    assert after[:done] == prior[:done]  # finished epochs kept exactly
+    assert load_checkpoint(out / "model.pt")["training"]["epochs_run"] == 40
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_on_cpu_gloo(tmp_path):
+    data = make_dataset(tmp_path / "d", n_per_class=24, splits=("train",))
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           f"--master_port={_free_port()}", *_train_cmd(data, out, 2)[1:]]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ckpt = load_checkpoint(out / "model.pt")
+    assert ckpt["training"]["hardware"].startswith("CPU") and len(ckpt["history"]) == 2
+    # both ranks saw half the data each: the epoch covered all 36 training images once
+    assert ckpt["data"]["n_train"] == 36
+
+
+def test_distillation_from_a_teacher(tmp_path):
+    data = make_dataset(tmp_path / "d", n_per_class=24, splits=("train",))
+    teacher = fit(_cfg(data, tmp_path / "t", epochs=1, eval_test=False))["checkpoint"]
+    result = fit(_cfg(data, tmp_path / "s", epochs=1, eval_test=False, teacher=teacher))
+    assert load_checkpoint(result["checkpoint"])["config"]["teacher"] == teacher
+    assert torch.isfinite(torch.tensor(result["metrics"]["val"]["accuracy"]))
