@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from .imageio import ImageError, ImageSource, LoadedImage, load_image, to_model_array
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+DECODE_TIMEOUT_S = float(os.environ.get("SYNTHCHECK_DECODE_TIMEOUT", 30))
 DEFAULT_CHECKPOINT_NAME = "synthcheck-default.pt"
 
 
@@ -33,6 +35,27 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def load_with_timeout(source: ImageSource, timeout_s: float) -> LoadedImage:
+    """:func:`load_image` in a daemon thread, abandoned (and reported) after ``timeout_s``."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["image"] = load_image(source)
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        name = source if isinstance(source, (str, os.PathLike)) else "<input>"
+        raise ImageError(f"{name}: took longer than {timeout_s:g} s to open; skipped.")
+    if "error" in box:
+        raise box["error"]
+    return box["image"]
 
 
 @dataclass
@@ -116,14 +139,19 @@ class BaseDetector:
         arrays = np.stack([self.to_array(im) for im in loaded])
         return self.predict_arrays(arrays, [(im.width, im.height) for im in loaded])
 
-    def predict_many(self, sources: Sequence[ImageSource]
+    def predict_many(self, sources: Sequence[ImageSource], timeout_s: float | None = None
                      ) -> list[tuple[LoadedImage | None, Verdict | None, str | None]]:
-        """(loaded, verdict, error) for each input; bad inputs never stop the others."""
+        """(loaded, verdict, error) for each input; bad or slow inputs never stop the others.
+
+        Each input gets ``timeout_s`` seconds to open (default ``$SYNTHCHECK_DECODE_TIMEOUT``
+        or 30 s); past that it is reported as an error and the next input is processed.
+        """
+        limit = timeout_s if timeout_s is not None else DECODE_TIMEOUT_S
         loaded: list[LoadedImage | None] = []
         errors: list[str | None] = []
         for src in sources:
             try:
-                loaded.append(load_image(src))
+                loaded.append(load_with_timeout(src, limit))
                 errors.append(None)
             except ImageError as exc:
                 loaded.append(None)
