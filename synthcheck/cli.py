@@ -44,22 +44,20 @@ def load_fast_detector(args: argparse.Namespace):
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .results import records_for
+
     detector = load_fast_detector(args)
-    results = []
-    for path, (loaded, verdict, error) in zip(args.paths, detector.predict_many(args.paths), strict=True):
-        if error is not None:
-            results.append({"path": path, "error": error})
-            continue
-        results.append({"path": path, "sha256": loaded.sha256, "verdict": verdict.verdict,
-                        "p_fake": round(verdict.p_fake, 6), "model": detector.model_name})
+    results = records_for(detector, args.paths, edges=args.band_edges, tiles=args.tiles)
     if args.json:
         print_json(results)
     else:
         for r in results:
             if "error" in r:
                 print(f"ERROR  {r['error']}", file=sys.stderr)
-            else:
-                print(f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['path']}")
+                continue
+            print(f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}")
+            for reason in r["domain_reasons"]:
+                print(f"      out of domain: {reason}")
     return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
 
 
@@ -133,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="verdict and p_fake for each image")
     p.add_argument("paths", nargs="+", help="image files")
+    p.add_argument("--band-edges", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"),
+                   help="calibrated p_fake below LOW is likely_real, at or above HIGH likely_synthetic")
+    p.add_argument("--tiles", action="store_true",
+                   help="also score native-resolution patches of large images (a p_fake grid)")
     add_detector_args(p)
     p.set_defaults(func=cmd_predict)
 

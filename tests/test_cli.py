@@ -19,7 +19,7 @@ from tests.conftest import DEFAULT_CHECKPOINT, image_bytes, make_dataset
 @pytest.fixture
 def files(tmp_path):
     good = tmp_path / "good image.png"
-    good.write_bytes(image_bytes(np.full((32, 32, 3), 120, np.uint8)))
+    good.write_bytes(image_bytes(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)))
     bad = tmp_path / "bad.jpg"
     bad.write_text("<html>no</html>")
     return good, bad, tmp_path / "missing.png"
@@ -38,7 +38,9 @@ def test_predict_json_contract_and_exit_codes(capsys, files):
     rows = json.loads(out)
     assert [r["path"] for r in rows] == [str(good), str(bad), str(missing)]
     ok = rows[0]
-    assert set(ok) == {"path", "sha256", "verdict", "p_fake", "model"}
+    assert {"path", "sha256", "verdict", "p_fake", "model"} <= set(ok)
+    assert {"band", "calibrated_p_fake", "in_domain", "domain_reasons"} <= set(ok)
+    assert ok["band"] in ("likely_real", "uncertain", "likely_synthetic") and ok["in_domain"]
     assert ok["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     assert ok["verdict"] in ("REAL", "FAKE") and 0.0 <= ok["p_fake"] <= 1.0
     assert ok["model"] == "synthcnn"
@@ -93,3 +95,14 @@ def test_console_entry_point_subprocess(files):
     res = subprocess.run([sys.executable, "-m", "synthcheck", "predict", str(files[1])],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr and "bad.jpg" in res.stderr
+
+
+def test_predict_flags_out_of_domain_and_tiles(capsys, tmp_path):
+    big = tmp_path / "big.png"
+    rng = np.random.default_rng(0)
+    big.write_bytes(image_bytes(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)))
+    code, out, _ = _run(capsys, "predict", str(big), "--json", "--tiles")
+    row = json.loads(out)[0]
+    assert code == 0 and row["in_domain"] is False and row["band"] == "out_of_domain"
+    assert any("much larger" in r for r in row["domain_reasons"])
+    assert row["tiles"]["rows"] == 9 and row["tiles"]["cols"] == 12

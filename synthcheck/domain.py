@@ -1,0 +1,81 @@
+"""Is an input like the images the checkpoint was trained on? Checks from input properties only.
+
+The shipped model saw 32x32 CIFAKE photos. Much larger or smaller inputs, odd aspect ratios
+(squashed to a square before scoring), and graphics or screenshots (few distinct colours,
+large flat areas) are outside that domain, so their verdicts are less reliable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .imageio import LoadedImage
+
+LARGE_FACTOR = 4.0  # longest side above this multiple of the input size => much larger
+SMALL_FACTOR = 0.5  # shortest side below this multiple of the input size => much smaller
+MAX_ASPECT = 1.5  # long side / short side above this => squashed noticeably
+MAX_COLOURS = 64  # this few distinct colours => a graphic, not a photo
+MAX_FLAT_FRACTION = 0.5  # more than this share of pixels in exactly flat areas => graphic
+_ANALYSIS_SIDE = 512  # colour statistics on at most this many pixels per side (nearest)
+
+
+@dataclass
+class DomainCheck:
+    """``in_domain`` is False when any reason applies; each reason is one plain sentence."""
+
+    in_domain: bool
+    reasons: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"in_domain": self.in_domain, "reasons": list(self.reasons), "stats": dict(self.stats)}
+
+
+def colour_stats(image: Image.Image) -> tuple[int, float]:
+    """(distinct colours, share of pixels whose right and lower neighbours are identical)."""
+    img = image.convert("RGB")
+    if max(img.size) > _ANALYSIS_SIDE:
+        scale = _ANALYSIS_SIDE / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                         Image.Resampling.NEAREST)
+    a = np.asarray(img, dtype=np.uint8)
+    packed = (a[..., 0].astype(np.uint32) << 16) | (a[..., 1].astype(np.uint32) << 8) | a[..., 2]
+    n_colours = int(np.unique(packed).size)
+    if packed.shape[0] < 2 or packed.shape[1] < 2:
+        return n_colours, 0.0
+    same_right = packed[:-1, 1:] == packed[:-1, :-1]
+    same_down = packed[1:, :-1] == packed[:-1, :-1]
+    return n_colours, float(np.mean(same_right & same_down))
+
+
+def check_domain(loaded: LoadedImage, detector: Any = None, *, input_size: int | None = None) -> DomainCheck:
+    """Judge ``loaded`` against the training domain of ``detector`` (or ``input_size``)."""
+    size = int(input_size or getattr(detector, "input_size", None) or 32)
+    w, h = int(loaded.width), int(loaded.height)
+    reasons: list[str] = []
+    long_side, short_side = max(w, h), max(1, min(w, h))
+    if long_side > LARGE_FACTOR * size:
+        reasons.append(f"The image is {w}x{h} pixels, much larger than the {size}x{size} images "
+                       f"the model was trained on, so fine detail is lost when it is shrunk.")
+    if short_side < SMALL_FACTOR * size:
+        reasons.append(f"The image is {w}x{h} pixels, much smaller than the {size}x{size} images "
+                       f"the model was trained on, so it must be enlarged before analysis.")
+    aspect = long_side / short_side
+    if aspect > MAX_ASPECT:
+        reasons.append(f"The aspect ratio is {aspect:.1f}:1, and the image is squashed to a square "
+                       f"before analysis, unlike the square training images.")
+    n_colours, flat = colour_stats(loaded.image)
+    if w * h >= 256:
+        if n_colours <= MAX_COLOURS:
+            reasons.append(f"The image has only {n_colours} distinct colours, which suggests a "
+                           f"graphic, logo or screenshot rather than a photograph.")
+        elif flat > MAX_FLAT_FRACTION:
+            reasons.append(f"{flat:.0%} of the image is perfectly flat colour, which suggests a "
+                           f"screenshot or graphic rather than a photograph.")
+    stats = {"width": w, "height": h, "input_size": size, "aspect": round(aspect, 3),
+             "colours": n_colours, "flat_fraction": round(flat, 4)}
+    return DomainCheck(not reasons, reasons, stats)

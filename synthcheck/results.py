@@ -1,0 +1,55 @@
+"""One JSON record per analysed input, the same for the CLI, the API and the case report.
+
+Keys of the original contract (``path``, ``sha256``, ``verdict``, ``p_fake``, ``model``) never
+change; later keys are only added: ``band``, ``calibrated_p_fake``, ``in_domain``,
+``domain_reasons`` and, on request, ``tiles`` for large images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .bands import DEFAULT_EDGES, band_for
+from .domain import check_domain
+from .imageio import LoadedImage
+
+
+def error_record(path: str, error: str) -> dict[str, Any]:
+    return {"path": path, "error": error}
+
+
+def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
+                   edges: Sequence[float] = DEFAULT_EDGES, tiles: bool = False) -> dict[str, Any]:
+    """The record for one successfully analysed input (see module docstring for the keys)."""
+    domain = check_domain(loaded, detector)
+    record: dict[str, Any] = {
+        "path": path,
+        "sha256": loaded.sha256,
+        "verdict": verdict.verdict,
+        "p_fake": round(verdict.p_fake, 6),
+        "model": detector.model_name,
+        "calibrated_p_fake": round(verdict.p_fake, 6),
+        "uncalibrated_p_fake": round(verdict.p_fake_raw, 6),
+        "band": band_for(verdict.p_fake, edges, in_domain=domain.in_domain),
+        "in_domain": domain.in_domain,
+        "domain_reasons": list(domain.reasons),
+        "notes": list(loaded.notes),
+    }
+    if tiles:
+        from .tiles import tile_grid
+
+        grid = tile_grid(detector, loaded)
+        record["tiles"] = grid.to_dict() if grid is not None else None
+    return record
+
+
+def records_for(detector, sources: Sequence[Any], names: Sequence[str] | None = None, *,
+                edges: Sequence[float] = DEFAULT_EDGES, tiles: bool = False) -> list[dict[str, Any]]:
+    """Records for many inputs in input order; unreadable ones get ``{"path", "error"}``."""
+    names = list(names) if names is not None else [str(s) for s in sources]
+    out = []
+    for name, (loaded, verdict, error) in zip(names, detector.predict_many(sources), strict=True):
+        out.append(error_record(name, error) if error is not None
+                   else verdict_record(name, loaded, verdict, detector, edges=edges, tiles=tiles))
+    return out
