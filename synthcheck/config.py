@@ -43,6 +43,13 @@ class TrainConfig:
     hflip: bool = True
     crop_padding: int = 2  # random crop after reflect padding (0 = off)
     rotate_degrees: float = 0.0  # small random rotations (0 = off)
+    # robustness augmentation: what real uploads go through (synthcheck.robust_augment)
+    aug_jpeg_p: float = 0.0  # share of images re-encoded as JPEG at a random quality 30-95
+    aug_resize_p: float = 0.0  # share shrunk and enlarged back (random factor and kernels)
+    aug_blur_p: float = 0.0  # share Gaussian-blurred (sigma 0.3-1.5 px)
+    aug_noise_p: float = 0.0  # share with additive Gaussian noise
+    adv_train: str = "none"  # none | fgsm | pgd: adversarial examples replace half of each batch
+    adv_eps: float = 0.0078  # L-inf radius of the adversarial examples (2/255)
     # distillation (a stronger teacher checkpoint guides a compact student)
     teacher: str | None = None
     distill_alpha: float = 0.5  # weight of the KL term

@@ -36,6 +36,8 @@ from .config import TrainConfig, save_config
 from .data import load_split, train_val_split, twins_mask
 from .evaluate import compute_metrics, fit_temperature, p_fake_from_logits, predict_logits
 from .models import create_model
+from .robust_augment import RobustAugmentCfg, mix_adversarial
+from .robust_augment import apply as robust_apply
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,8 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
     if cfg.compile:
         net = torch.compile(net)
     aug = AugmentCfg(cfg.hflip, cfg.crop_padding, cfg.rotate_degrees)
+    robust = RobustAugmentCfg(jpeg_p=cfg.aug_jpeg_p, resize_p=cfg.aug_resize_p, blur_p=cfg.aug_blur_p,
+                              noise_p=cfg.aug_noise_p, adv=cfg.adv_train, adv_eps=cfg.adv_eps).validate()
     amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu and cfg.amp else nullcontext())
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -233,8 +237,11 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
                        unit="img", unit_scale=True, leave=False)
         for s in batches:
             idx = perm[s:s + cfg.batch_size]
-            x = augment_batch(normalize(x_train[idx], mean, std), aug, g)
             y = y_train[idx]
+            x_u8 = robust_apply(x_train[idx], robust, g) if robust.enabled else x_train[idx]
+            x = augment_batch(normalize(x_u8, mean, std), aug, g)
+            if robust.adv != "none":
+                x = mix_adversarial(model, x, y, robust, mean, std, g)
             with amp_ctx:
                 logits = net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)

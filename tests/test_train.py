@@ -122,3 +122,13 @@ def test_distillation_from_a_teacher(tmp_path):
     result = fit(_cfg(data, tmp_path / "s", epochs=1, eval_test=False, teacher=teacher))
     assert load_checkpoint(result["checkpoint"])["config"]["teacher"] == teacher
     assert torch.isfinite(torch.tensor(result["metrics"]["val"]["accuracy"]))
+
+
+def test_robust_and_adversarial_training_options_run(tmp_path):
+    data = make_dataset(tmp_path / "d", n_per_class=16, splits=("train",))
+    cfg = _cfg(data, tmp_path / "r", epochs=1, eval_test=False, aug_jpeg_p=0.5, aug_resize_p=0.5,
+               aug_blur_p=0.3, aug_noise_p=0.3, adv_train="fgsm")
+    ckpt = load_checkpoint(fit(cfg)["checkpoint"])
+    assert ckpt["config"]["aug_jpeg_p"] == 0.5 and ckpt["config"]["adv_train"] == "fgsm"
+    with pytest.raises(ValueError):
+        fit(_cfg(data, tmp_path / "bad", aug_jpeg_p=1.5))
