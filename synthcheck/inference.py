@@ -43,6 +43,9 @@ class Detector(BaseDetector):
         self.cam_layer = ckpt.get("cam_layer") or self.model.synthcheck_cfg.cam_layer
         self.lock = threading.RLock()  # explainers add hooks to the shared model under this
         self._sha256 = None
+        dom = ckpt.get("feature_domain")
+        self.feature_domain = ({k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in dom.items()}
+                               if dom else None)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu",
@@ -56,6 +59,12 @@ class Detector(BaseDetector):
     def to_tensor(self, arrays: np.ndarray) -> torch.Tensor:
         """uint8 (N, S, S, 3) -> normalised float tensor on the detector's device."""
         return normalize(torch.from_numpy(np.array(arrays, copy=True)).to(self.device), self.mean, self.std)
+
+    def logits_and_features(self, arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        from .feature_domain import logits_and_features
+
+        with self.lock:  # the feature hook sits on the shared model while it runs
+            return logits_and_features(self.model, arrays, self.mean, self.std, self.device)
 
     @torch.inference_mode()
     def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -31,6 +31,23 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     import torch
 
     from .checkpoint import load_checkpoint, model_from_checkpoint
+    from .feature_domain import last_linear
+
+    class LogitsAndFeatures(torch.nn.Module):
+        """Both outputs in one graph: the classifier's input is the feature vector."""
+
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            grabbed: list[torch.Tensor] = []
+            handle = last_linear(self.model).register_forward_pre_hook(lambda m, a: grabbed.append(a[0]))
+            try:
+                logits = self.model(x)
+            finally:
+                handle.remove()
+            return logits, grabbed[0]
 
     checkpoint = Path(checkpoint)
     ckpt = load_checkpoint(checkpoint)
@@ -38,13 +55,17 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     size = int(ckpt["input_size"])
     out = Path(out) if out else onnx_path_for(checkpoint)
     tmp = out.with_suffix(".onnx.tmp")
-    torch.onnx.export(model, (torch.zeros(1, 3, size, size),), str(tmp), input_names=["input"],
-                      output_names=["logits"], opset_version=opset, dynamo=False,
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    torch.onnx.export(LogitsAndFeatures(model), (torch.zeros(1, 3, size, size),), str(tmp),
+                      input_names=["input"], output_names=["logits", "features"], opset_version=opset,
+                      dynamo=False, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"},
+                                                  "features": {0: "batch"}})
     proto = onnx.load(str(tmp))
+    dom = ckpt.get("feature_domain")
     meta = {"model_name": ckpt["model_name"], "input_size": size, "mean": list(ckpt["mean"]),
             "std": list(ckpt["std"]), "temperature": float(ckpt.get("temperature", 1.0)),
-            "class_names": list(ckpt["class_names"]), "source_sha256": file_sha256(checkpoint)}
+            "class_names": list(ckpt["class_names"]), "source_sha256": file_sha256(checkpoint),
+            "feature_domain": ({k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in dom.items()}
+                               if dom else None)}
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(meta)
     onnx.save(proto, str(tmp))
@@ -74,6 +95,8 @@ class OnnxDetector(BaseDetector):
         self.threshold = float(threshold)
         self.path = str(checkpoint)
         self._sha256 = meta["source_sha256"]
+        self.feature_domain = meta.get("feature_domain")
+        self._outputs = [o.name for o in self.session.get_outputs()]
 
     @classmethod
     def for_checkpoint(cls, checkpoint: str | os.PathLike | None = None,
@@ -93,3 +116,11 @@ class OnnxDetector(BaseDetector):
         out = [self.session.run(["logits"], {"input": self.normalize_array(arrays[s:s + batch_size])})[0]
                for s in range(0, len(arrays), batch_size)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 2), np.float32)
+
+    def logits_and_features(self, arrays: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+        if "features" not in self._outputs:
+            return self.logits_of_arrays(arrays, batch_size), None
+        pairs = [self.session.run(["logits", "features"], {"input": self.normalize_array(arrays[s:s + batch_size])})
+                 for s in range(0, len(arrays), batch_size)]
+        return (np.concatenate([p[0] for p in pairs]).astype(np.float32),
+                np.concatenate([p[1] for p in pairs]).astype(np.float32))

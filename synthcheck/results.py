@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .bands import DEFAULT_EDGES, band_for
-from .domain import check_domain
+from .domain import DomainCheck, check_domain
 from .imageio import LoadedImage
 
 
@@ -19,10 +19,26 @@ def error_record(path: str, error: str) -> dict[str, Any]:
     return {"path": path, "error": error}
 
 
+def domain_of(loaded: LoadedImage, verdict, detector) -> DomainCheck:
+    """Input-property checks plus, when the checkpoint has one, the feature-space check."""
+    domain = check_domain(loaded, detector)
+    limit = getattr(detector, "feature_threshold", None)
+    dist = getattr(verdict, "feature_distance", None)
+    if limit is not None and dist is not None:
+        domain.stats["feature_distance"] = round(dist, 3)
+        domain.stats["feature_threshold"] = round(limit, 3)
+        if dist > limit:
+            domain.in_domain = False
+            domain.reasons.append(
+                f"The model's internal features for this image are unlike its training images "
+                f"(distance {dist:.1f}, while 99% of validation images stay under {limit:.1f}).")
+    return domain
+
+
 def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
                    edges: Sequence[float] = DEFAULT_EDGES, tiles: bool = False) -> dict[str, Any]:
     """The record for one successfully analysed input (see module docstring for the keys)."""
-    domain = check_domain(loaded, detector)
+    domain = domain_of(loaded, verdict, detector)
     record: dict[str, Any] = {
         "path": path,
         "sha256": loaded.sha256,

@@ -35,6 +35,7 @@ from .checkpoint import (
 from .config import TrainConfig, save_config
 from .data import load_split, train_val_split, twins_mask
 from .evaluate import compute_metrics, fit_temperature, p_fake_from_logits, predict_logits
+from .feature_domain import domain_share, fit_feature_domain
 from .models import create_model
 from .robust_augment import RobustAugmentCfg, mix_adversarial
 from .robust_augment import apply as robust_apply
@@ -331,6 +332,8 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
     x_val, y_val = np.ascontiguousarray(train_split.images[va_idx]), train_split.labels[va_idx]
     val_logits = predict_logits(model, x_val, mean, std, device)
     temperature = fit_temperature(val_logits, y_val)
+    domain = fit_feature_domain(model, train_split.images[tr_idx], train_split.labels[tr_idx], x_val,
+                                mean, std, device, seed=cfg.seed)
     metrics: dict[str, Any] = {"val": compute_metrics(y_val, p_fake_from_logits(val_logits, temperature))}
     metrics["val"]["ece_uncalibrated"] = compute_metrics(y_val, p_fake_from_logits(val_logits))["ece"]
     data_meta = {"fingerprint": train_split.fingerprint, "root": train_split.root,
@@ -347,18 +350,22 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
             twins = twins_mask(test, train_split)
             metrics["test"] = compute_metrics(test.labels, p)
             metrics["test_no_train_twin"] = compute_metrics(test.labels[~twins], p[~twins])
+            metrics["test"]["in_domain_share"] = domain_share(model, test.images, mean, std, device, domain)
             data_meta["test_fingerprint"] = test.fingerprint
             data_meta["n_test_twins_of_train"] = int(twins.sum())
     history = json.loads((out / "history.json").read_text())
     extra = {
         "metrics": metrics, "history": history, "config": cfg.to_dict(), "data": data_meta,
         "temperature": temperature,
+        "feature_domain": domain,
         "training": {"seconds": round(train_seconds, 1), "epochs_run": len(history),
                      "hardware": hardware_description(device, world), "torch": str(torch.__version__),
                      "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
     }
     final = {**best, **extra}
     atomic_torch_save(final, out / "model.pt")
-    (out / "metrics.json").write_text(json.dumps({**extra, "history": None}, indent=1))
+    summary = {k: v for k, v in extra.items() if k not in ("history", "feature_domain")}
+    summary["feature_domain"] = {k: domain[k] for k in ("method", "threshold", "val_kept", "n_fit")}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
     return {"checkpoint": str(out / "model.pt"), "metrics": metrics, "temperature": temperature,
             "train_seconds": train_seconds}

@@ -40,7 +40,8 @@ def test_predict_json_contract_and_exit_codes(capsys, files):
     ok = rows[0]
     assert {"path", "sha256", "verdict", "p_fake", "model"} <= set(ok)
     assert {"band", "calibrated_p_fake", "in_domain", "domain_reasons"} <= set(ok)
-    assert ok["band"] in ("likely_real", "uncertain", "likely_synthetic") and ok["in_domain"]
+    assert ok["band"] in ("likely_real", "uncertain", "likely_synthetic", "out_of_domain")
+    assert isinstance(ok["in_domain"], bool) and isinstance(ok["domain_reasons"], list)
     assert ok["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     assert ok["verdict"] in ("REAL", "FAKE") and 0.0 <= ok["p_fake"] <= 1.0
     assert ok["model"] == "synthcnn"

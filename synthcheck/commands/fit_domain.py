@@ -1,0 +1,26 @@
+"""``synthcheck fit-domain``: add the feature-space domain check to an existing checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..feature_domain import fit_checkpoint_domain
+    from ..onnx_fast import export_onnx, onnx_path_for
+
+    report = fit_checkpoint_domain(args.checkpoint, args.data, keep=args.keep)
+    if onnx_path_for(args.checkpoint).exists() or args.onnx:
+        report["onnx"] = str(export_onnx(args.checkpoint))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit-domain", help="fit the feature-space domain check of a checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", help="the folder it was trained on (default $SYNTHCHECK_DATA)")
+    p.add_argument("--keep", type=float, default=0.99, help="share of validation images kept in domain")
+    p.add_argument("--onnx", action="store_true", help="(re)export the ONNX twin afterwards")
+    p.set_defaults(func=_run)
