@@ -1,0 +1,136 @@
+"""Explain: Grad-CAM, SHAP and LIME side by side, with faithfulness, timings and agreement."""
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui_shared
+from synthcheck.bands import decide
+from synthcheck.imageio import ImageError, load_image
+
+st.title("Explain a verdict")
+model = ui_shared.require_model()
+det = model.detector
+ex, visual, unavailable = ui_shared.explain_module()
+if ex is None:
+    st.warning(f"Explanations are unavailable: {unavailable}")
+    st.stop()
+
+source = st.segmented_control("Image", ["Upload", "From a data folder"], default="Upload",
+                              key="explain_source")
+data: bytes | None = None
+name = ""
+if source == "From a data folder":
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    root = c1.text_input("Data folder", ui_shared.default_data_dir(), key="explain_data")
+    split = c2.selectbox("Split", ["test", "train"], key="explain_split")
+    cls = c3.selectbox("Class", ["FAKE", "REAL"], key="explain_class")
+    index = int(c4.number_input("Index", 0, 10**6, 0, key="explain_index"))
+    if root.strip():
+        try:
+            files = ui_shared.list_folder_images(root.strip(), split, cls)
+            if not files:
+                st.error(f"No {cls} images in {root}/{split}.")
+            else:
+                path = Path(files[index % len(files)])
+                data, name = path.read_bytes(), str(path)
+                st.caption(f"{name} ({index % len(files) + 1} of {len(files)})")
+        except Exception as exc:  # DataError, OSError
+            st.error(f"Cannot read the data folder: {exc}")
+    else:
+        st.info("Enter a data folder (or set SYNTHCHECK_DATA).")
+else:
+    up = st.file_uploader("Image", type=ui_shared.UPLOAD_TYPES, key="explain_file")
+    if up is not None:
+        data, name = up.getvalue(), up.name
+
+with st.expander("Settings", expanded=False):
+    s1, s2, s3, s4 = st.columns(4)
+    target = s1.selectbox("Target class", ["predicted", "FAKE", "REAL"], key="explain_target",
+                          help="'predicted' explains the verdict at the sidebar threshold.")
+    seed = int(s2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
+    shap_n = int(s3.slider("SHAP samples", 4, 128, 32, 4, key="explain_shap_n"))
+    lime_n = int(s4.slider("LIME samples", 32, 1024, 256, 32, key="explain_lime_n"))
+    methods = st.multiselect("Methods", ex.list_methods(), ["gradcam", "gradient_shap", "lime"],
+                             key="explain_methods")
+
+if data is None:
+    st.info("Choose an image to explain.")
+    st.stop()
+if not methods:
+    st.info("Choose at least one method.")
+    st.stop()
+try:
+    loaded = load_image(data, name=name)
+except ImageError as exc:
+    st.error(f"Cannot analyse this file: {exc}")
+    st.stop()
+
+thr = ui_shared.threshold()
+p_fake = det.predict([loaded])[0].p_fake
+resolved = decide(p_fake, thr) if target == "predicted" else target
+options = {"gradient_shap": {"n_samples": shap_n}, "kernel_shap": {"n_samples": shap_n * 4},
+           "lime": {"num_samples": lime_n}}
+options = {k: v for k, v in options.items() if k in methods}
+t0 = time.perf_counter()
+try:
+    report = ui_shared.explain_cached(model, loaded, tuple(methods), resolved, seed,
+                                      json.dumps(options, sort_keys=True))
+except Exception as exc:
+    st.error(f"Explanation failed: {type(exc).__name__}: {exc}")
+    st.stop()
+elapsed = time.perf_counter() - t0
+
+st.markdown(f"**{Path(name).name}** · verdict **{decide(p_fake, thr)}** (p_fake {p_fake:.3f}, "
+            f"threshold {thr:.2f}) · explaining **{resolved}** · {len(methods)} methods in "
+            f"{elapsed:.2f} s")
+# One light PNG per panel (the Plotly figure ships ~1 MB of pixel JSON to the browser).
+side = ui_shared.DISPLAY_SIDE * 3 // 4
+up = max(1, side // det.input_size)
+panels = st.columns(1 + len(report.explanations))
+panels[0].image(ui_shared.enlarge(report.image, side), caption="input", width=side)
+for col, (m, e) in zip(panels[1:], report.explanations.items(), strict=True):
+    cmap = getattr(visual, "SIGNED_CMAP", "RdBu_r") if e.signed else "jet"
+    col.image(visual.overlay(report.image, e.map, alpha=0.5, cmap=cmap, upscale=up),
+              caption=f"{m} · {e.seconds * 1e3:.0f} ms", width=side)
+st.caption("Every map is scaled the same way: 0 to its own maximum for unsigned maps (jet: blue "
+           "low, red high), or ± its largest magnitude for signed maps (red: evidence for the "
+           "target class, blue: against it).")
+
+st.subheader("Faithfulness and cost")
+rows = []
+for m, e in report.explanations.items():
+    f = (report.faithfulness or {}).get(m, {})
+    rows.append({"method": m, "deletion AUC ↓": f.get("deletion_auc"),
+                 "random deletion": f.get("random_deletion_auc"),
+                 "insertion AUC ↑": f.get("insertion_auc"),
+                 "random insertion": f.get("random_insertion_auc"),
+                 "beats random": (f.get("deletion_auc", 1) < f.get("random_deletion_auc", 0)
+                                  and f.get("insertion_auc", 0) > f.get("random_insertion_auc", 1))
+                 if f else None,
+                 "seconds": round(e.seconds, 3), "model evals": e.model_evals})
+st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
+st.caption("Deletion: remove the most important pixels first; a faithful map makes the target "
+           "probability fall faster than a random order (lower AUC). Insertion: the reverse.")
+
+agree = {k: v for k, v in (report.agreement or {}).items() if isinstance(v, dict)}
+if len(methods) > 1 and agree:
+    st.subheader("Agreement between methods")
+    k = (report.agreement or {}).get("k")
+    st.caption("Spearman rank correlation of the maps, and overlap (IoU) of their top "
+               f"{k:.0%} pixels. Empty cells: a constant map has no ranking." if isinstance(k, float)
+               else "Spearman rank correlation and top-k overlap (IoU) of the maps.")
+    cols = st.columns(len(agree))
+    for col, (kind, mat) in zip(cols, agree.items(), strict=False):
+        names = list(mat)
+        z = [[1.0 if a == b else mat[a].get(b) for b in names] for a in names]
+        h = go.Figure(go.Heatmap(z=z, x=names, y=names, zmin=-1 if kind == "spearman" else 0, zmax=1,
+                                 colorscale="RdBu" if kind == "spearman" else "Blues",
+                                 text=[[f"{v:.2f}" if v is not None else "" for v in r] for r in z],
+                                 texttemplate="%{text}"))
+        h.update_layout(title=kind, height=320, margin={"t": 40, "b": 10})
+        col.plotly_chart(h, key=f"explain_agree_{kind}")

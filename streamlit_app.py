@@ -1,0 +1,31 @@
+"""SynthCheck dashboard entrypoint: the router (run: ``streamlit run streamlit_app.py``).
+
+Every page is listed explicitly; the shared sidebar (checkpoint, threshold, band edges) is
+drawn here so it frames all pages. Pages are thin views over the ``synthcheck`` package.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+import ui_shared
+
+ROOT = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="SynthCheck", page_icon=":material/policy:", layout="wide")
+
+pages = [
+    st.Page("pages/analyze.py", title="Analyze", icon=":material/image_search:", default=True),
+    st.Page("pages/explain.py", title="Explain", icon=":material/insights:"),
+    st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
+    st.Page("pages/batch.py", title="Batch triage", icon=":material/table_view:"),
+    st.Page("pages/model_card.py", title="Model card", icon=":material/badge:"),
+]
+optional = [("pages/forensics.py", "Forensics", ":material/search:"),
+            ("pages/robustness.py", "Robustness", ":material/shield:")]
+pages += [st.Page(path, title=title, icon=icon) for path, title, icon in optional
+          if (ROOT / path).is_file()]
+
+nav = st.navigation(pages)
+ui_shared.sidebar()
+nav.run()

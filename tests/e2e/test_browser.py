@@ -1,0 +1,238 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium against ``streamlit run``.
+
+Uploads an image on Analyze (verdict and Grad-CAM must appear), opens Explain and Metrics,
+checks the model is not reloaded when switching pages, saves screenshots and prints
+time-to-ready, upload-to-verdict and Explain timings. Refresh the README screenshots with
+``SYNTHCHECK_E2E_DATA=/work/data/cifake pytest tests/e2e -s`` (writes docs/screenshots/*.png).
+Skipped when /usr/bin/chromium or Playwright is missing (scripts/ensure_chromium.sh installs it).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+# README screenshots come from a run on real data (SYNTHCHECK_E2E_DATA=/work/data/cifake);
+# runs on the generated mini data set write outside the repository, so CI leaves git clean.
+SHOTS = Path(os.environ.get("SYNTHCHECK_SCREENSHOTS") or (
+    ROOT / "docs" / "screenshots" if os.environ.get("SYNTHCHECK_E2E_DATA")
+    else Path(tempfile.gettempdir()) / "synthcheck-e2e-screenshots"))
+TIMINGS: dict[str, float] = {}
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
+                                 "(run scripts/ensure_chromium.sh)")]
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _photo(seed: int, size: int = 32) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(30, 220, (size // 4, size // 4, 3), dtype=np.uint8)
+    big = np.kron(base, np.ones((4, 4, 1), np.uint8)).astype(int) + rng.integers(-15, 15, (size, size, 3))
+    return Image.fromarray(np.clip(big, 0, 255).astype(np.uint8))
+
+
+def _tiny_data(root: Path) -> Path:
+    for label, off in (("REAL", 0), ("FAKE", 50)):
+        d = root / "test" / label
+        d.mkdir(parents=True)
+        for i in range(12):
+            _photo(off + i).save(d / f"{i}.png")
+    return root
+
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` on a free localhost port; yields its URL."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    data = os.environ.get("SYNTHCHECK_E2E_DATA")  # e.g. the real CIFAKE folder for README shots
+    if not data:
+        data = str(_tiny_data(tmp / "data"))
+        env["SYNTHCHECK_CACHE"] = str(tmp / "cache")
+    env["SYNTHCHECK_DATA"] = data
+    port = _free_port()
+    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = t0 + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {(tmp / 'streamlit.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() > deadline:
+                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+            time.sleep(0.05)
+        TIMINGS["time_to_ready_s"] = time.perf_counter() - t0
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    with playwright_sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        ctx = browser.new_context(viewport={"width": 1360, "height": 900})
+        pg = ctx.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        ctx.close()
+        browser.close()
+
+
+def _shot(pg, name: str) -> None:
+    """Save a small palette PNG of the viewport for the README (after images have loaded)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.wait_for_function("() => [...document.images].every((i) => i.complete)", timeout=30_000)
+    pg.wait_for_timeout(400)  # let canvas-drawn tables and Plotly finish painting
+    img = Image.open(io.BytesIO(pg.screenshot(full_page=False))).convert("RGB")
+    img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
+    img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(SHOTS / f"{name}.png", optimize=True)
+
+
+def _wait_idle(pg) -> None:
+    """Wait until Streamlit says the script run is over (no 'Running...' status widget)."""
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                         timeout=60_000)
+
+
+def _goto(pg, title: str) -> None:
+    pg.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+
+
+def _load_caption(pg) -> str:
+    cap = pg.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]', has_text="load #")
+    return cap.first.inner_text()
+
+
+def test_analyze_explain_metrics_in_a_real_browser(server: str, page, tmp_path: Path) -> None:
+    try:
+        _drive(server, page, tmp_path)
+    except BaseException:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"\nfailure screenshot: {tmp_path / 'failure.png'}")
+        raise
+
+
+def _drive(server: str, pg, tmp_path: Path) -> None:
+    img_path = tmp_path / "sample.png"
+    _photo(7).save(img_path)
+    real = os.environ.get("SYNTHCHECK_E2E_DATA")
+    if real:  # a real CIFAKE fake, for representative screenshots
+        img_path = sorted((Path(real) / "test" / "FAKE").glob("*.jpg"))[0]
+
+    # A fresh server's first request is a deep link: the router and its sidebar must still run.
+    t0 = time.perf_counter()
+    pg.goto(f"{server}/model_card")
+    pg.get_by_role("heading", name="Known limits").wait_for()
+    _wait_idle(pg)
+    TIMINGS["first_page_s"] = time.perf_counter() - t0
+    pg.get_by_text("Decision threshold").first.wait_for()  # the sidebar came with it
+    _wait_idle(pg)
+    loaded = _load_caption(pg)
+    _goto(pg, "Analyze")
+    pg.get_by_role("heading", name="Analyze images").wait_for()
+    _wait_idle(pg)
+
+    t0 = time.perf_counter()
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(img_path))
+    pg.get_by_text("Verdict:").first.wait_for()
+    cam = pg.locator('[data-testid="stImage"]', has_text="Grad-CAM").locator("img").first
+    cam.wait_for()
+    pg.wait_for_function("(el) => el.complete && el.naturalWidth > 0", arg=cam.element_handle())
+    TIMINGS["upload_to_verdict_and_gradcam_s"] = time.perf_counter() - t0
+    assert pg.get_by_text("SHA-256").first.is_visible()
+    _wait_idle(pg)
+    _shot(pg, "analyze")
+
+    _goto(pg, "Explain")
+    pg.get_by_role("heading", name="Explain a verdict").wait_for()
+    _wait_idle(pg)
+    if pg.get_by_text("Explanations are unavailable").count():
+        pytest.fail("synthcheck.explain is not importable in the app")
+    t0 = time.perf_counter()
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(img_path))
+    pg.get_by_role("heading", name="Faithfulness and cost").wait_for()
+    for method in ("gradcam", "gradient_shap", "lime"):
+        pg.locator('[data-testid="stImage"]', has_text=f"{method} ·").locator("img").first.wait_for()
+    TIMINGS["explain_three_methods_s"] = time.perf_counter() - t0
+    _wait_idle(pg)
+    _shot(pg, "explain")
+
+    _goto(pg, "Metrics")
+    t0 = time.perf_counter()
+    pg.get_by_role("heading", name="Confusion matrix").wait_for()
+    pg.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    _wait_idle(pg)
+    TIMINGS["metrics_page_s"] = time.perf_counter() - t0
+    assert pg.get_by_text("Accuracy").first.is_visible()
+    _shot(pg, "metrics")
+
+    _goto(pg, "Batch triage")
+    pg.get_by_role("heading", name="Batch triage").wait_for()
+    _wait_idle(pg)
+    batch = [img_path]
+    for i in range(5):
+        _photo(20 + i, 32 if i < 4 else 400).save(tmp_path / f"batch{i}.png")
+        batch.append(tmp_path / f"batch{i}.png")
+    if real:
+        batch = [*sorted((Path(real) / "test" / "REAL").glob("*.jpg"))[:4],
+                 *sorted((Path(real) / "test" / "FAKE").glob("*.jpg"))[1:5], tmp_path / "batch4.png"]
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    batch.append(tmp_path / "broken.png")
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(b) for b in batch])
+    pg.locator('[data-testid="stDataFrame"]').first.wait_for()
+    pg.get_by_role("button", name="Download CSV").wait_for()
+    _wait_idle(pg)
+    _shot(pg, "batch")
+
+    _goto(pg, "Model card")
+    pg.get_by_role("heading", name="Known limits").wait_for()
+    _wait_idle(pg)
+    _shot(pg, "model_card")
+    _goto(pg, "Analyze")
+    pg.get_by_role("heading", name="Analyze images").wait_for()
+    assert _load_caption(pg) == loaded  # same load time and number: the model was not reloaded
+
+    print("\nDASHBOARD TIMINGS " + " ".join(f"{k}={v:.2f}" for k, v in TIMINGS.items()))
+    assert TIMINGS["time_to_ready_s"] < 60

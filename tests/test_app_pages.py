@@ -1,0 +1,284 @@
+"""Every dashboard page under ``streamlit.testing.v1.AppTest`` (no browser, no real data).
+
+The app runs against the shipped checkpoint (models/), uploads are generated here with Pillow,
+and the Metrics/Explain data folder is a tiny REAL/FAKE tree in a temporary directory.
+AppTest resets Streamlit's "pages/ folder" flag before every run, so each rerun here starts
+like a fresh server's first deep link and also exercises ``ui_shared.ensure_router``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+PAGES = ["pages/analyze.py", "pages/explain.py", "pages/metrics.py", "pages/batch.py",
+         "pages/model_card.py"] + [p for p in ("pages/forensics.py", "pages/robustness.py")
+                                   if (ROOT / p).is_file()]
+TIMEOUT = 90
+
+
+@pytest.fixture(autouse=True)
+def _no_warmup(monkeypatch) -> None:
+    """No background explanation warm-up thread competing for the 2 cores during tests."""
+    monkeypatch.setenv("SYNTHCHECK_DASHBOARD_WARMUP", "0")
+
+
+def _img(seed: int = 0, size: tuple[int, int] = (32, 32)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 200, (size[1] // 4 + 1, size[0] // 4 + 1, 3), dtype=np.uint8)
+    big = np.kron(base, np.ones((4, 4, 1), np.uint8))[: size[1], : size[0]]
+    noise = rng.integers(-12, 12, big.shape)
+    return Image.fromarray(np.clip(big.astype(int) + noise, 0, 255).astype(np.uint8))
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _verdicts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("### Verdict:")]
+
+
+@pytest.fixture()
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """test/{REAL,FAKE} with 6 images each; decoded-cache under tmp."""
+    monkeypatch.setenv("SYNTHCHECK_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    for label, off in (("REAL", 0), ("FAKE", 100)):
+        d = root / "test" / label
+        d.mkdir(parents=True)
+        for i in range(6):
+            _img(off + i).save(d / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page: str) -> None:
+    at = _app().run()
+    _no_exception(at)
+    at.switch_page(page).run()
+    _no_exception(at)
+    assert at.sidebar.slider(key="threshold").value == 0.5
+    assert not _errors(at)
+
+
+def test_analyze_all_formats_give_verdicts_and_bad_file_only_fails_itself() -> None:
+    img = _img(1)
+    files = [("a.jpg", _encode(img, "JPEG", quality=90), "image/jpeg"),
+             ("b.png", _encode(img, "PNG"), "image/png"),
+             ("c.webp", _encode(img, "WEBP"), "image/webp"),
+             ("d.bmp", _encode(img, "BMP"), "image/bmp"),
+             ("e.gif", _encode(img.convert("P"), "GIF"), "image/gif"),
+             ("f.tiff", _encode(img, "TIFF"), "image/tiff"),
+             ("broken.png", _encode(img, "PNG")[:60], "image/png"),
+             ("text.jpg", b"this is not an image", "image/jpeg")]
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(files).run()
+    _no_exception(at)
+    assert len(_verdicts(at)) == 6
+    errs = _errors(at)
+    assert len(errs) == 2
+    assert "truncated or corrupt" in errs[0] or "corrupt" in errs[0]
+    assert "not a recognised image" in errs[1]
+    text = " ".join(m.value for m in at.markdown)
+    assert "SHA-256" in text and "Format** JPEG" in text and "Format** TIFF" in text
+
+
+def test_corrupt_upload_alone_shows_error_not_exception() -> None:
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(("x.png", b"\x89PNG\r\n\x1a\nbroken", "image/png")).run()
+    _no_exception(at)
+    assert len(_errors(at)) == 1 and not _verdicts(at)
+
+
+def test_threshold_changes_the_verdict() -> None:
+    from synthcheck.inference import Detector
+
+    data = _encode(_img(2), "PNG")
+    p = Detector.from_checkpoint().predict([data])[0].p_fake
+    below, above = math.floor(p * 100) / 100, math.ceil(p * 100 + 1e-9) / 100
+    assert below <= p < above
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(("x.png", data, "image/png"))
+    at.sidebar.slider(key="threshold").set_value(below).run()
+    assert _verdicts(at) == ["### Verdict: AI-generated (FAKE)"]
+    assert any("evidence for FAKE" in c for i in at.get("image") for c in i.captions)
+    at.sidebar.slider(key="threshold").set_value(above).run()
+    _no_exception(at)
+    assert _verdicts(at) == ["### Verdict: Real photo (REAL)"]
+    assert any("evidence for REAL" in c for i in at.get("image") for c in i.captions)
+
+
+def test_out_of_domain_warning_exif_and_gradcam() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    big = _encode(_img(3, (400, 300)), "JPEG", exif=exif)
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(("big.jpg", big, "image/jpeg")).run()
+    _no_exception(at)
+    warn = " ".join(w.value for w in at.warning)
+    assert "less reliable" in warn and "much larger" in warn
+    assert any("Out of domain" in m.value for m in at.markdown)
+    assert any(j.value == {"Make": "TestCam"} or "TestCam" in str(j.value) for j in at.json)
+    n_images = len(at.get("image"))
+    assert n_images >= 2 or any("unavailable" in i.value for i in at.info)  # input + Grad-CAM
+
+
+def test_bad_checkpoint_path_shows_error() -> None:
+    at = _app().run()
+    at.sidebar.selectbox(key="ckpt_choice").set_value("Other path…")
+    at.run()
+    at.sidebar.text_input(key="ckpt_path").input("/nonexistent/model.pt").run()
+    _no_exception(at)
+    assert any("Cannot load the checkpoint" in e for e in _errors(at))
+
+
+def test_switching_pages_does_not_reload_the_model() -> None:
+    import sys
+
+    at = _app().run()
+    first = [c.value for c in at.sidebar.caption if "load #" in c.value]
+    ui = sys.modules["ui_shared"]
+    loads = ui._LOAD_COUNT[0]
+    for page in PAGES + PAGES:
+        at.switch_page(page).run()
+        _no_exception(at)
+        assert [c.value for c in at.sidebar.caption if "load #" in c.value] == first
+    assert first and ui._LOAD_COUNT[0] == loads  # st.cache_resource: one load for everything
+
+
+def test_explain_upload_runs_all_three_methods() -> None:
+    at = _app().run()
+    at.switch_page("pages/explain.py")
+    at.session_state["explain_shap_n"] = 8
+    at.session_state["explain_lime_n"] = 64
+    at.run()
+    if any("unavailable" in w.value for w in at.warning):
+        pytest.skip("synthcheck.explain is not importable yet")
+    at.file_uploader(key="explain_file").set_value(("x.png", _encode(_img(4), "PNG"), "image/png")).run()
+    _no_exception(at)
+    assert not _errors(at)
+    frames = at.dataframe
+    assert frames and set(frames[0].value.index) == {"gradcam", "gradient_shap", "lime"}
+    assert frames[0].value["deletion AUC ↓"].notna().all()
+    at.selectbox(key="explain_target").set_value("REAL").run()
+    _no_exception(at)
+    assert any("explaining **REAL**" in m.value for m in at.markdown)
+
+
+def test_explain_corrupt_upload_and_data_folder(data_dir: Path) -> None:
+    at = _app().run()
+    at.switch_page("pages/explain.py").run()
+    if any("unavailable" in w.value for w in at.warning):
+        pytest.skip("synthcheck.explain is not importable yet")
+    at.file_uploader(key="explain_file").set_value(("x.png", b"nope", "image/png")).run()
+    _no_exception(at)
+    assert any("Cannot analyse" in e for e in _errors(at))
+    at.session_state["explain_source"] = "From a data folder"
+    at.session_state["explain_lime_n"] = 64
+    at.session_state["explain_shap_n"] = 8
+    at.session_state["explain_methods"] = ["gradcam", "gradient_shap"]
+    at.session_state["explain_data"] = str(data_dir)
+    at.run()
+    _no_exception(at)
+    assert not _errors(at)
+    assert any("1 of 6" in c.value for c in at.caption)
+
+
+def test_metrics_on_a_data_folder_and_threshold_slider(data_dir: Path) -> None:
+    at = _app().run()
+    at.switch_page("pages/metrics.py").run()
+    at.text_input(key="metrics_data").input(str(data_dir)).run()
+    _no_exception(at)
+    assert not _errors(at)
+    labels = {m.label: m.value for m in at.metric}
+    assert {"Accuracy", "Precision (FAKE)", "Recall (FAKE)", "F1 (FAKE)", "ROC-AUC"} <= set(labels)
+    assert any("12 of 12 images" in c.value for c in at.caption)
+    at.slider(key="metrics_threshold").set_value(0.0).run()  # everything FAKE
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == "0.500"
+    assert {m.label: m.value for m in at.metric}["Recall (FAKE)"] == "1.000"
+    at.selectbox(key="metrics_cell").set_value("FP").run()
+    _no_exception(at)
+    assert len(at.get("image")) == 6  # the 6 REAL images judged FAKE
+
+
+def test_metrics_bad_folder() -> None:
+    at = _app().run()
+    at.switch_page("pages/metrics.py").run()
+    at.text_input(key="metrics_data").input("/nonexistent/folder").run()
+    _no_exception(at)
+    assert any("is not a folder" in e for e in _errors(at))
+
+
+def test_batch_uploads_zip_and_folder(data_dir: Path) -> None:
+    at = _app().run()
+    at.switch_page("pages/batch.py").run()
+    good = _encode(_img(5), "PNG")
+    at.file_uploader(key="batch_files").set_value(
+        [("a.png", good, "image/png"), ("bad.png", b"junk", "image/png")]).run()
+    _no_exception(at)
+    df = at.dataframe[0].value
+    assert len(df) == 2 and df["error"].notna().sum() == 1
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("x/a.png", good)
+        zf.writestr("../evil.png", good)
+    at.session_state["batch_source"] = "Upload a ZIP"
+    at.run()
+    at.file_uploader(key="batch_zip").set_value(("imgs.zip", buf.getvalue(), "application/zip")).run()
+    _no_exception(at)
+    df = at.dataframe[0].value
+    assert sorted(df["name"]) == ["../evil.png", "x/a.png"]
+    at.session_state["batch_source"] = "Folder on the server"
+    at.run()
+    at.text_input(key="batch_folder").input(str(data_dir)).run()
+    _no_exception(at)
+    assert len(at.dataframe[0].value) == 12
+    at.multiselect(key="batch_bands").set_value(["likely_real"]).run()
+    _no_exception(at)
+    df = at.dataframe[0].value
+    assert (df["band"] == "likely_real").all()
+
+
+def test_model_card_shows_metadata() -> None:
+    at = _app().run()
+    at.switch_page("pages/model_card.py").run()
+    _no_exception(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Stable Diffusion 1.4" in text and "CIFAKE" in text
+    assert at.dataframe and "test" in list(at.dataframe[0].value.index)
+
+
+def test_batch_folder_outside_allowed_roots_is_refused(data_dir: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHCHECK_ALLOWED_FOLDERS", str(tmp_path / "elsewhere"))
+    at = _app().run()
+    at.switch_page("pages/batch.py")
+    at.session_state["batch_source"] = "Folder on the server"
+    at.run()
+    at.text_input(key="batch_folder").input(str(data_dir)).run()
+    _no_exception(at)
+    assert any("outside the folders" in e for e in _errors(at))
+    assert not at.dataframe
