@@ -23,10 +23,11 @@ from PIL import Image
 
 from .bands import DEFAULT_EDGES, band_for, decide
 from .data import IMAGE_EXTENSIONS
-from .domain import DomainCheck, check_domain
+from .domain import DomainCheck
 from .imageio import ImageError, LoadedImage, load_image
 from .inference import Verdict
 from .metadata import read_exif
+from .results import domain_of
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -204,7 +205,6 @@ def analyze_images(detector: Any, items: Sequence[tuple[str, bytes]], *, thresho
             results[i].error = str(exc)
             continue
         results[i].loaded = loaded
-        results[i].domain = check_domain(loaded, detector)
         if with_exif:
             results[i].exif = read_exif(data)
         good.append(i)
@@ -214,6 +214,7 @@ def analyze_images(detector: Any, items: Sequence[tuple[str, bytes]], *, thresho
         for i, v in zip(chunk, verdicts, strict=True):
             r = results[i]
             r.verdict, r.decision = v, decide(v.p_fake, thr)
+            r.domain = domain_of(r.loaded, v, detector)  # input properties + feature space
             r.band = band_for(v.p_fake, edges, in_domain=r.domain.in_domain if r.domain else True)
         if progress:
             progress(min(1.0, (s + len(chunk)) / max(1, len(good))))
