@@ -50,6 +50,8 @@ class TrainConfig:
     aug_noise_p: float = 0.0  # share with additive Gaussian noise
     adv_train: str = "none"  # none | fgsm | pgd: adversarial examples replace half of each batch
     adv_eps: float = 0.0078  # L-inf radius of the adversarial examples (2/255)
+    adv_steps: int = 3  # PGD steps (FGSM always 1)
+    adv_fraction: float = 0.5  # share of each batch replaced by its adversarial version
     # distillation (a stronger teacher checkpoint guides a compact student)
     teacher: str | None = None
     distill_alpha: float = 0.5  # weight of the KL term

@@ -69,31 +69,20 @@ class RobustAugmentCfg:
 
     @classmethod
     def from_train_config(cls, cfg: object) -> RobustAugmentCfg:
-        """Read the flat ``TrainConfig`` fields (absent fields keep the defaults = off)::
-
-            robust_jpeg_p, robust_jpeg_quality_min, robust_jpeg_quality_max, robust_resize_p,
-            robust_resize_scale_min, robust_blur_p, robust_blur_sigma_max, robust_noise_p,
-            robust_noise_std_max, adv_train (none|fgsm|pgd), adv_eps, adv_steps, adv_fraction
-        """
+        """From ``TrainConfig``'s flat fields ``aug_jpeg_p``, ``aug_resize_p``, ``aug_blur_p``,
+        ``aug_noise_p``, ``adv_train`` (none|fgsm|pgd), ``adv_eps`` and, if present,
+        ``adv_steps`` / ``adv_fraction``; absent fields keep the defaults (off)."""
         d = cls()
 
         def get(name: str, default: Any) -> Any:
             value = getattr(cfg, name, None)
             return default if value is None else type(default)(value)
 
-        return cls(
-            jpeg_p=get("robust_jpeg_p", d.jpeg_p),
-            jpeg_quality=(get("robust_jpeg_quality_min", d.jpeg_quality[0]),
-                          get("robust_jpeg_quality_max", d.jpeg_quality[1])),
-            resize_p=get("robust_resize_p", d.resize_p),
-            resize_scale=(get("robust_resize_scale_min", d.resize_scale[0]), d.resize_scale[1]),
-            blur_p=get("robust_blur_p", d.blur_p),
-            blur_sigma=(d.blur_sigma[0], get("robust_blur_sigma_max", d.blur_sigma[1])),
-            noise_p=get("robust_noise_p", d.noise_p),
-            noise_std=(d.noise_std[0], get("robust_noise_std_max", d.noise_std[1])),
-            adv=get("adv_train", d.adv), adv_eps=get("adv_eps", d.adv_eps),
-            adv_steps=get("adv_steps", d.adv_steps), adv_fraction=get("adv_fraction", d.adv_fraction),
-        ).validate()
+        return cls(jpeg_p=get("aug_jpeg_p", d.jpeg_p), resize_p=get("aug_resize_p", d.resize_p),
+                   blur_p=get("aug_blur_p", d.blur_p), noise_p=get("aug_noise_p", d.noise_p),
+                   adv=get("adv_train", d.adv), adv_eps=get("adv_eps", d.adv_eps),
+                   adv_steps=get("adv_steps", d.adv_steps),
+                   adv_fraction=get("adv_fraction", d.adv_fraction)).validate()
 
     def validate(self) -> RobustAugmentCfg:
         for name in ("jpeg_p", "resize_p", "blur_p", "noise_p", "adv_fraction"):

@@ -215,8 +215,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
     if cfg.compile:
         net = torch.compile(net)
     aug = AugmentCfg(cfg.hflip, cfg.crop_padding, cfg.rotate_degrees)
-    robust = RobustAugmentCfg(jpeg_p=cfg.aug_jpeg_p, resize_p=cfg.aug_resize_p, blur_p=cfg.aug_blur_p,
-                              noise_p=cfg.aug_noise_p, adv=cfg.adv_train, adv_eps=cfg.adv_eps).validate()
+    robust = RobustAugmentCfg.from_train_config(cfg)
     amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu and cfg.amp else nullcontext())
 
     for epoch in range(start_epoch, cfg.epochs):

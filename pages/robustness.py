@@ -1,0 +1,110 @@
+"""Robustness: how one image's p_fake moves under processing and attacks, and accuracy /
+ROC-AUC of the model on a labelled folder under each perturbation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from synthcheck.imageio import ImageError, load_image
+from synthcheck.robustness import default_perturbations, robustness_on_folder, verdict_stability
+
+try:
+    import ui_shared
+except ImportError:  # the page also runs on its own
+    ui_shared = None
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _own_detector():
+    from synthcheck.inference import Detector
+
+    return Detector.from_checkpoint()
+
+
+def detector():
+    if ui_shared is not None and hasattr(ui_shared, "require_model"):
+        return ui_shared.require_model().detector
+    return _own_detector()
+
+
+def default_data() -> str:
+    if ui_shared is not None and hasattr(ui_shared, "default_data_dir"):
+        return ui_shared.default_data_dir()
+    import os
+
+    return os.environ.get("SYNTHCHECK_DATA", "")
+
+
+st.title("Robustness")
+st.caption("A detector is only useful if its verdict survives what happens to images online: "
+           "re-compression, resizing, blur, noise, and deliberate adversarial changes. "
+           "Attacks here are white-box (they use the model's gradients): a worst case.")
+det = detector()
+tab_one, tab_set = st.tabs(["One image: verdict stability", "Data set: accuracy under perturbation"])
+
+with tab_one:
+    up = st.file_uploader("Image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+                          key="robust_file")
+    adversarial = st.checkbox("Include FGSM / PGD attacks", value=True, key="robust_adv_one")
+    if up is not None:
+        try:
+            loaded = load_image(up.getvalue(), name=up.name)
+        except ImageError as exc:
+            st.error(f"Cannot analyse this file: {exc}")
+            st.stop()
+        with st.spinner("Perturbing and scoring…"):
+            res = verdict_stability(det, loaded, default_perturbations(adversarial=adversarial))
+        st.metric("Verdict on the image as uploaded", res["verdict"], f"p_fake {res['p_fake']:.4f}",
+                  delta_color="off")
+        import pandas as pd
+        import plotly.graph_objects as go
+
+        df = pd.DataFrame(res["rows"])[["label", "family", "p_fake", "delta", "verdict", "flipped"]]
+        fig = go.Figure(go.Bar(x=df["label"], y=df["p_fake"],
+                               marker_color=["#c0392b" if v == "FAKE" else "#27ae60" for v in df["verdict"]]))
+        fig.add_hline(y=det.threshold, line_dash="dash", annotation_text="threshold")
+        fig.update_layout(yaxis_title="p_fake", yaxis_range=[0, 1], height=380, margin={"t": 20})
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(df, hide_index=True, width="stretch")
+        n_flip = int(df["flipped"].sum())
+        st.caption(f"{n_flip} of {len(df) - 1} perturbations flip the verdict. Attacks push p_fake "
+                   "away from the current verdict.")
+    else:
+        st.info("Upload an image to see how its score moves.")
+
+with tab_set:
+    c1, c2, c3 = st.columns([3, 1, 1])
+    data_dir = c1.text_input("Data folder (with test/REAL and test/FAKE)", value=default_data(), key="robust_data")
+    split = c2.text_input("Split", value="test", key="robust_split")
+    limit = c3.number_input("Images (balanced subset)", 20, 20000, 400, step=100, key="robust_limit")
+    adv_set = st.checkbox("Include FGSM / PGD attacks (slow on CPU)", value=False, key="robust_adv_set")
+    if st.button("Run robustness evaluation", type="primary"):
+        bar = st.progress(0.0, text="starting")
+        ps = default_perturbations(adversarial=adv_set)
+        done = [0]
+
+        def progress(label: str) -> None:
+            bar.progress(min(1.0, done[0] / (len(ps) + 1)), text=label)
+            done[0] += 1
+
+        try:
+            report = robustness_on_folder(det, data_dir or None, split, limit=int(limit),
+                                          perturbations=ps, progress=progress)
+        except Exception as exc:  # missing folder, bad layout: one message
+            st.error(f"Cannot evaluate: {exc}")
+            st.stop()
+        bar.empty()
+        st.session_state["robust_report"] = report
+    report = st.session_state.get("robust_report")
+    if report:
+        import pandas as pd
+        import plotly.express as px
+
+        df = pd.DataFrame(report["rows"])
+        st.caption(f"{report['n_images']} images ({report['n_fake']} FAKE) from {report['data']} / "
+                   f"{report['split']}, threshold {report['threshold']}, seed {report['seed']}.")
+        fig = px.bar(df, x="label", y=["accuracy", "roc_auc"], barmode="group", height=400)
+        fig.update_layout(yaxis_range=[0, 1], xaxis_title=None, margin={"t": 20})
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(df[["label", "accuracy", "delta_accuracy", "roc_auc", "recall_real", "recall_fake",
+                         "flip_rate", "mean_abs_dp", "seconds"]], hide_index=True, width="stretch")

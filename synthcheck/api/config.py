@@ -1,0 +1,54 @@
+"""API settings: one dataclass, filled from keyword arguments or ``SYNTHCHECK_API_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+DEFAULT_ALLOWED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/gif",
+                         "image/tiff")
+# Content types a client sends when it does not know better; the bytes are checked anyway.
+GENERIC_TYPES = ("application/octet-stream", "")
+
+
+@dataclass
+class Settings:
+    checkpoint: str | None = None  # default: models/synthcheck-default.pt or $SYNTHCHECK_CHECKPOINT
+    device: str = "cpu"
+    threshold: float = 0.5  # p_fake at or above which the verdict is FAKE
+    max_upload_mb: float = 10.0  # limit on one request body (all files together) -> 413
+    max_files: int = 32  # files per request -> 413 above
+    max_pixels: int = 40_000_000  # per image, checked before decoding -> per-file error
+    allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES  # declared part types -> 415 otherwise
+    explain_methods: tuple[str, ...] = ("gradcam", "guided_gradcam")  # allowed ?explain= values
+    batch_max_size: int = 64  # images per model call
+    batch_max_wait_ms: float = 3.0  # how long a batch waits for requests still arriving
+    torch_threads: int = 0  # intra-op threads for the model (0 = leave torch's default)
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    api_prefix: str = "/v1"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then ``SYNTHCHECK_API_<FIELD>`` variables, then non-None ``overrides``."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"SYNTHCHECK_API_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls(), f.name)
+            if isinstance(default, tuple):
+                values[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
+            elif isinstance(default, bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,88 @@
+"""Upload guard: a pure ASGI middleware in front of the upload route.
+
+Before a byte of the body is parsed it answers 415 for a body that is not multipart and 413
+for a declared ``Content-Length`` over the limit; while the body streams in it counts bytes
+and stops a chunked upload with 413 as soon as it passes the limit. It also tells the
+micro-batcher how many uploads are on their way (``batcher.arriving``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PENDING_KEY = "synthcheck_pending"
+
+
+def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON body of every API error: ``{"error": message, "status": code, ...}``."""
+    return {"error": message, "status": status, **extra}
+
+
+async def _reply(send: Send, status: int, message: str) -> None:
+    body = json.dumps(error_body(status, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def mark_submitted(state: Any, batcher: Any) -> None:
+    """Called by the route once its images are queued: it no longer counts as arriving."""
+    if getattr(state, PENDING_KEY, False):
+        setattr(state, PENDING_KEY, False)
+        batcher.arriving -= 1
+
+
+class UploadGuard:
+    """Size/type checks for ``POST`` on ``paths``; limits read from ``app.state.settings``."""
+
+    def __init__(self, app: ASGIApp, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        app_state = scope["app"].state if "app" in scope else None
+        settings = getattr(app_state, "settings", None)
+        limit = settings.max_upload_bytes if settings else 10 * 1024 * 1024
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        ctype = headers.get("content-type", "")
+        if not ctype.lower().startswith("multipart/form-data"):
+            await _reply(send, 415, "send images as multipart/form-data with one or more "
+                                    f"'files' parts (got content-type {ctype or 'none'!r}).")
+            return
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reply(send, 413, f"upload of {int(declared) / 2**20:.1f} MB is over the "
+                                    f"{limit / 2**20:g} MB limit.")
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, f"upload is over the {limit / 2**20:g} MB limit.")
+            return message
+
+        batcher = getattr(app_state, "batcher", None)
+        state = scope.setdefault("state", {})
+        if batcher is not None:
+            batcher.arriving += 1
+            state[PENDING_KEY] = True
+        try:
+            await self.app(scope, limited_receive, send)
+        finally:
+            if batcher is not None and state.get(PENDING_KEY):
+                state[PENDING_KEY] = False
+                batcher.arriving -= 1

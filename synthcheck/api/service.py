@@ -1,0 +1,150 @@
+"""The work behind ``POST /v1/verify``: read uploads, decode, batch-predict, explain.
+
+Handlers stay parse -> call -> schema; everything here takes keyword-only arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from ..imageio import ImageError, LoadedImage, load_image
+from ..inference import Detector
+from .batcher import MicroBatcher
+from .config import GENERIC_TYPES, Settings
+
+INLINE_DECODE_BYTES = 256 * 1024  # smaller files decode on the event loop (faster than a thread hop)
+
+
+TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
+                "image/x-ms-bmp": "image/bmp", "image/x-bmp": "image/bmp", "image/tif": "image/tiff"}
+
+
+def _declared_type(upload: UploadFile) -> str:
+    ctype = (upload.content_type or "").split(";")[0].strip().lower()
+    return TYPE_ALIASES.get(ctype, ctype)
+
+
+def check_uploads(*, files: list[UploadFile], settings: Settings) -> None:
+    """Request-level checks: count, declared types (415) and sizes (413)."""
+    if not files:
+        raise HTTPException(400, "no files: send one or more 'files' parts.")
+    if len(files) > settings.max_files:
+        raise HTTPException(413, f"{len(files)} files is over the limit of {settings.max_files} per request.")
+    allowed = {t.lower() for t in settings.allowed_types}
+    for i, f in enumerate(files):
+        ctype = _declared_type(f)
+        if ctype not in allowed and ctype not in GENERIC_TYPES:
+            raise HTTPException(415, f"{f.filename or f'file {i + 1}'}: type {ctype!r} is not "
+                                     f"accepted; allowed: {', '.join(sorted(allowed))}.")
+        if f.size is not None and f.size > settings.max_upload_bytes:
+            raise HTTPException(413, f"{f.filename or f'file {i + 1}'}: file is over the "
+                                     f"{settings.max_upload_mb:g} MB limit.")
+
+
+def _decode(data: bytes, name: str, settings: Settings, detector: Detector) -> tuple[LoadedImage, np.ndarray]:
+    loaded = load_image(data, name=name, max_pixels=settings.max_pixels,
+                        max_bytes=settings.max_upload_bytes)
+    return loaded, detector.to_array(loaded)
+
+
+def _format_allowed(loaded: LoadedImage, settings: Settings) -> bool:
+    fmt = (loaded.format or "").lower()
+    allowed = {t.split("/")[-1].lower() for t in settings.allowed_types}
+    return fmt in allowed or (fmt == "jpeg" and "jpg" in allowed) or (fmt == "mpo" and "jpeg" in allowed)
+
+
+async def read_and_decode(*, files: list[UploadFile], settings: Settings, detector: Detector
+                          ) -> list[tuple[str, LoadedImage | None, np.ndarray | None, str | None]]:
+    """(name, loaded, model array, error) per upload; undecodable files get an error string."""
+    out = []
+    for i, f in enumerate(files):
+        name = f.filename or f"upload-{i + 1}"
+        data = await f.read()
+        try:
+            if len(data) <= INLINE_DECODE_BYTES:
+                loaded, arr = _decode(data, name, settings, detector)
+            else:
+                loaded, arr = await run_in_threadpool(_decode, data, name, settings, detector)
+        except ImageError as exc:
+            out.append((name, None, None, str(exc)))
+            continue
+        if not _format_allowed(loaded, settings):
+            raise HTTPException(415, f"{name}: {loaded.format} images are not accepted; allowed: "
+                                     f"{', '.join(sorted(settings.allowed_types))}.")
+        out.append((name, loaded, arr, None))
+    return out
+
+
+def png_base64(arr: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", optimize=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str) -> dict[str, Any]:
+    """One explanation map as base64 PNGs (8-bit map and a colour overlay), blocking."""
+    try:
+        from ..explain import explain
+        from ..explain.visual import overlay
+    except ImportError as exc:
+        raise HTTPException(501, f"explanations are not available in this build ({exc}).") from exc
+    ex = explain(detector, loaded, method)
+    m = np.asarray(ex.map, dtype=np.float32)
+    if ex.signed:
+        lim = float(np.abs(m).max()) or 1.0
+        m8 = np.clip((m / lim + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    else:
+        lo, hi = float(m.min()), float(m.max())
+        m8 = np.clip((m - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255).astype(np.uint8)
+    image = detector.to_array(loaded)
+    return {"method": ex.method, "target": ex.target, "p_target": round(float(ex.p_target), 6),
+            "signed": bool(ex.signed), "map_png": png_base64(m8),
+            "overlay_png": png_base64(overlay(image, ex.map))}
+
+
+def record(name: str, loaded: LoadedImage, verdict: Any, detector: Detector) -> dict[str, Any]:
+    """The same record as ``synthcheck predict --json`` (:mod:`synthcheck.results`)."""
+    try:
+        from ..results import verdict_record
+    except ImportError:  # older core: the original five keys
+        return {"path": name, "sha256": loaded.sha256, "verdict": verdict.verdict,
+                "p_fake": round(verdict.p_fake, 6), "model": detector.model_name}
+    return verdict_record(name, loaded, verdict, detector)
+
+
+async def verify(*, files: list[UploadFile], explain: str | None, settings: Settings,
+                 detector: Detector, batcher: MicroBatcher, state: Any) -> list[dict[str, Any]]:
+    """Per upload: the ``synthcheck predict --json`` object (plus ``explanation`` on request)."""
+    from .limits import mark_submitted
+
+    if explain is not None and explain not in settings.explain_methods:
+        raise HTTPException(400, f"explain={explain!r} is not offered; choose one of "
+                                 f"{', '.join(settings.explain_methods)}.")
+    check_uploads(files=files, settings=settings)
+    items = await read_and_decode(files=files, settings=settings, detector=detector)
+    good = [(name, loaded, arr) for name, loaded, arr, err in items if err is None]
+    verdicts: list[Any] = []
+    mark_submitted(state, batcher)
+    if good:
+        arrays = np.stack([arr for _, _, arr in good])
+        verdicts = await batcher.submit(arrays, [(lo.width, lo.height) for _, lo, _ in good])
+    it = iter(verdicts)
+    results: list[dict[str, Any]] = []
+    for name, loaded, _, err in items:
+        if err is not None:
+            results.append({"path": name, "error": err})
+            continue
+        row = record(name, loaded, next(it), detector)
+        if explain is not None:
+            row["explanation"] = await run_in_threadpool(
+                explanation_payload, detector=detector, loaded=loaded, method=explain)
+        results.append(row)
+    return results
