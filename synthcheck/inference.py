@@ -83,6 +83,7 @@ class Detector(BaseDetector):
 
     @torch.inference_mode()
     def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        out = [self.model(self.to_tensor(arrays[s:s + batch_size])).float().cpu()
-               for s in range(0, len(arrays), batch_size)]
+        with self.lock:  # never run while an explainer's hook sits on the shared model
+            out = [self.model(self.to_tensor(arrays[s:s + batch_size])).float().cpu()
+                   for s in range(0, len(arrays), batch_size)]
         return torch.cat(out).numpy() if out else np.zeros((0, 2), np.float32)

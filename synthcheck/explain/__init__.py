@@ -1,0 +1,152 @@
+"""Explanations you can check: Grad-CAM, SHAP and LIME behind one interface, with trust metrics.
+
+``explain(detector, image, method)`` returns an :class:`Explanation` (an H x W float32 map at the
+model's input resolution plus parameters, seed, model evaluations and time);
+``explain_all`` runs several methods on one image and adds deletion/insertion faithfulness
+(against a random map) and agreement between methods. Methods live in one small file each and
+are registered here by name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .base import CLASS_NAMES, Explainer, Explanation, as_loaded, check_seed, resolve_target
+from .gradcam import GradCamExplainer, GuidedGradCamExplainer
+from .gradient_shap import GradientShapExplainer
+from .kernel_shap import KernelShapExplainer
+from .lime import LimeExplainer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from ..inference import Detector, Verdict
+
+_REGISTRY: dict[str, type[Explainer]] = {}
+ALIASES = {"shap": "gradient_shap", "grad_cam": "gradcam", "guided": "guided_gradcam",
+           "kernelshap": "kernel_shap", "gradientshap": "gradient_shap"}
+DEFAULT_METHODS = ("gradcam", "gradient_shap", "lime")
+
+
+def register_explainer(cls: type[Explainer]) -> type[Explainer]:
+    """Register an :class:`Explainer` subclass under ``cls.name`` (usable as a decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+for _cls in (GradCamExplainer, GuidedGradCamExplainer, GradientShapExplainer, KernelShapExplainer, LimeExplainer):
+    register_explainer(_cls)
+
+
+def list_methods() -> list[str]:
+    """Registered method names (aliases such as ``shap`` are accepted too)."""
+    return list(_REGISTRY)
+
+
+def canonical_method(method: str) -> str:
+    """Resolve aliases (``shap`` -> ``gradient_shap``); raise ValueError for unknown names."""
+    key = method.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(list_methods())} "
+                         f"(aliases: {', '.join(sorted(ALIASES))})")
+    return key
+
+
+def get_explainer(method: str | type[Explainer], detector: Detector) -> Explainer:
+    """An explainer instance for ``method`` (a registered name/alias or an Explainer subclass)."""
+    cls = method if isinstance(method, type) else _REGISTRY[canonical_method(method)]
+    return cls(detector)
+
+
+def explain(detector: Detector, image: Any, method: str = "gradcam", target: str | int = "predicted",
+            seed: int = 0, **options: Any) -> Explanation:
+    """Explain one image with one method; same image + same seed gives the identical map."""
+    return get_explainer(method, detector).explain(image, target=target, seed=seed, **options)
+
+
+def explain_batch(detector: Detector, images: Sequence[Any], method: str = "gradcam",
+                  target: str | int | Sequence[str | int] = "predicted", seed: int = 0,
+                  **options: Any) -> list[Explanation]:
+    """Explain many images in one call (Grad-CAM/SHAP gradients batched on the model)."""
+    return get_explainer(method, detector).explain_batch(images, target=target, seed=seed, **options)
+
+
+@dataclass
+class ExplainReport:
+    """Several methods on one image, with faithfulness and agreement numbers."""
+
+    image: np.ndarray  # uint8 H x W x 3 at the model's input size
+    verdict: Verdict
+    target: str
+    target_index: int
+    explanations: dict[str, Explanation]
+    faithfulness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    agreement: dict[str, Any] = field(default_factory=dict)
+    sanity: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seed: int = 0
+    seconds: float = 0.0  # whole call, metrics included
+    metrics_seconds: float = 0.0
+
+    def to_dict(self, curves: bool = False) -> dict[str, Any]:
+        """JSON-friendly summary (maps left out; curves only when ``curves``)."""
+        faith = {m: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in f.items()
+                     if curves or not isinstance(v, list)} for m, f in self.faithfulness.items()}
+        return {"verdict": self.verdict.verdict, "p_fake": round(self.verdict.p_fake, 6),
+                "target": self.target, "target_index": self.target_index, "seed": self.seed,
+                "explanations": {m: e.to_dict() for m, e in self.explanations.items()},
+                "faithfulness": faith, "agreement": _round(self.agreement), "sanity": self.sanity,
+                "seconds": round(self.seconds, 6), "metrics_seconds": round(self.metrics_seconds, 6)}
+
+
+def _round(obj: Any, nd: int = 6) -> Any:
+    if isinstance(obj, dict):
+        return {k: _round(v, nd) for k, v in obj.items()}
+    return round(obj, nd) if isinstance(obj, float) else obj
+
+
+def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT_METHODS,
+                target: str | int = "predicted", seed: int = 0, with_metrics: bool = True,
+                options: Mapping[str, Mapping[str, Any]] | None = None, *, with_sanity: bool = False,
+                n_steps: int = 16, n_random: int = 3, baseline: str = "blur", topk: float = 0.1) -> ExplainReport:
+    """Run ``methods`` on one image for one target; add faithfulness/agreement (and sanity)."""
+    from .metrics import agreement, evaluate_faithfulness, model_randomisation_check
+
+    t0 = time.perf_counter()
+    seed = check_seed(seed)
+    names = list(dict.fromkeys(canonical_method(m) for m in methods))
+    if not names:
+        raise ValueError("no explanation method given")
+    options = {canonical_method(k): dict(v) for k, v in (options or {}).items()}
+    arr = np.array(detector.to_array(as_loaded(image)))  # writable copy
+    with detector.lock:
+        verdict = detector.predict_arrays(arr[None])[0]
+    t_idx = resolve_target(target, verdict.p_fake, detector.threshold)
+    exps = {m: get_explainer(m, detector).explain_arrays(arr[None], target=t_idx, seed=seed,
+                                                         **options.get(m, {}))[0] for m in names}
+    report = ExplainReport(arr, verdict, CLASS_NAMES[t_idx], t_idx, exps, seed=seed)
+    t1 = time.perf_counter()
+    if with_metrics:
+        maps = {m: e.map for m, e in exps.items()}
+        report.faithfulness = evaluate_faithfulness(detector, arr, maps, t_idx, baseline=baseline,
+                                                    n_steps=n_steps, n_random=n_random, seed=seed)
+        report.agreement = agreement(maps, topk) if len(maps) > 1 else {}
+    if with_sanity:
+        report.sanity = {m: model_randomisation_check(detector, arr, m, seed=seed, explanation=e,
+                                                      **options.get(m, {})).to_dict()
+                         for m, e in exps.items()}
+    report.metrics_seconds = time.perf_counter() - t1
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+__all__ = [
+    "ALIASES", "DEFAULT_METHODS", "ExplainReport", "Explainer", "Explanation", "canonical_method", "explain",
+    "explain_all", "explain_batch", "get_explainer", "list_methods", "register_explainer",
+]
