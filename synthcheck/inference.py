@@ -82,7 +82,7 @@ class Detector(BaseDetector):
         return torch.cat(logits).numpy(), torch.cat([g.float().cpu() for g in grabbed]).numpy()
 
     @torch.inference_mode()
-    def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 256) -> np.ndarray:
         with self.lock:  # never run while an explainer's hook sits on the shared model
             out = [self.model(self.to_tensor(arrays[s:s + batch_size])).float().cpu()
                    for s in range(0, len(arrays), batch_size)]
