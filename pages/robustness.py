@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+import ui_shared
 from synthcheck.imageio import ImageError, load_image
 from synthcheck.robustness import default_perturbations, robustness_on_folder, verdict_stability
 
-try:
-    import ui_shared
-except ImportError:  # the page also runs on its own
-    ui_shared = None
-
-
-@st.cache_resource(show_spinner="Loading the model…")
-def _own_detector():
-    from synthcheck.inference import Detector
-
-    return Detector.from_checkpoint()
-
 
 def detector():
-    if ui_shared is not None and hasattr(ui_shared, "require_model"):
-        return ui_shared.require_model().detector
-    return _own_detector()
+    """The dashboard's shared model (loaded once by the router's sidebar)."""
+    return ui_shared.require_model().detector
 
 
 def default_data() -> str:

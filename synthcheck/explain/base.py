@@ -329,3 +329,26 @@ def superpixels(image: np.ndarray, n_segments: int = 25, compactness: float = 10
     if seg.max() + 1 < max(2, n_segments // 4):
         return grid_segments(h, w, n_segments), "grid"
     return seg, "slic"
+
+
+def segment_each(ctx: AttributionContext, n_segments: int, compactness: float) -> list[np.ndarray | None]:
+    """Superpixels for every image of ``ctx`` (None for a flat, single-segment image).
+
+    Records the segment counts and kinds in ``ctx.params`` and a note for flat images; the
+    callers give those images a uniformly zero map.
+    """
+    segs: list[np.ndarray | None] = []
+    n_seg, kinds = [], []
+    for image in ctx.arrays:
+        seg, kind = superpixels(image, n_segments, compactness)
+        n_seg.append(int(seg.max()) + 1)
+        kinds.append(kind)
+        if n_seg[-1] < 2:
+            ctx.notes.append("image has a single superpixel (flat image): nothing to attribute, "
+                             "map is uniformly zero")
+            segs.append(None)
+        else:
+            segs.append(seg)
+    ctx.params["segments"] = n_seg if len(n_seg) > 1 else n_seg[0]
+    ctx.params["segmentation"] = kinds if len(kinds) > 1 else kinds[0]
+    return segs

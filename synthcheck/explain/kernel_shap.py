@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import AttributionContext, Explainer, blurred, superpixels
+from .base import AttributionContext, Explainer, blurred, segment_each
 
 
 class KernelShapExplainer(Explainer):
@@ -31,16 +31,11 @@ class KernelShapExplainer(Explainer):
         p = ctx.params
         ks = KernelShap(ctx.forward(p["output"]))
         blur = blurred(ctx.arrays, float(p["blur_sigma"]))
-        maps, n_seg, kinds = [], [], []
-        for i, target in enumerate(ctx.targets):
-            seg, kind = superpixels(ctx.arrays[i], int(p["n_segments"]), float(p["compactness"]))
-            k = int(seg.max()) + 1
-            n_seg.append(k)
-            kinds.append(kind)
-            if k < 2:
-                maps.append(np.zeros(seg.shape, np.float32))
-                ctx.notes.append("image has a single superpixel (flat image): nothing to attribute, "
-                                 "map is uniformly zero")
+        maps = []
+        segments = segment_each(ctx, int(p["n_segments"]), float(p["compactness"]))
+        for i, (target, seg) in enumerate(zip(ctx.targets, segments, strict=True)):
+            if seg is None:
+                maps.append(np.zeros(ctx.arrays[i].shape[:2], np.float32))
                 continue
             mask = torch.as_tensor(seg, device=ctx.inputs.device)[None, None]
             attr = ks.attribute(ctx.inputs[i:i + 1], baselines=ctx.to_tensor(blur[i:i + 1]), target=target,
@@ -48,6 +43,4 @@ class KernelShapExplainer(Explainer):
                                 perturbations_per_eval=int(p["perturbations_per_eval"]),
                                 return_input_shape=True)
             maps.append(attr[0, 0].detach().cpu().numpy())
-        ctx.params["segments"] = n_seg if len(n_seg) > 1 else n_seg[0]
-        ctx.params["segmentation"] = kinds if len(kinds) > 1 else kinds[0]
         return np.stack(maps)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import AttributionContext, Explainer, superpixels
+from .base import AttributionContext, Explainer, segment_each
 
 
 def _batched_lime_explainer(random_state: int, kernel_width: float) -> Any:
@@ -48,18 +48,14 @@ class LimeExplainer(Explainer):
 
     def _attribute(self, ctx: AttributionContext) -> np.ndarray:
         p = ctx.params
-        maps, n_seg, kinds = [], [], []
-        for i, target in enumerate(ctx.targets):
+        maps = []
+        segments = segment_each(ctx, int(p["n_segments"]), float(p["compactness"]))
+        for i, (target, seg) in enumerate(zip(ctx.targets, segments, strict=True)):
             image = ctx.arrays[i]
-            seg, kind = superpixels(image, int(p["n_segments"]), float(p["compactness"]))
-            k = int(seg.max()) + 1
-            n_seg.append(k)
-            kinds.append(kind)
-            if k < 2:
-                maps.append(np.zeros(seg.shape, np.float32))
-                ctx.notes.append("image has a single superpixel (flat image): nothing to attribute, "
-                                 "map is uniformly zero")
+            if seg is None:
+                maps.append(np.zeros(image.shape[:2], np.float32))
                 continue
+            k = int(seg.max()) + 1
             explainer = _batched_lime_explainer(ctx.seed, float(p["kernel_width"]))
             exp = explainer.explain_instance(
                 image, lambda a: ctx.proba_of_arrays(a), labels=(target,), hide_color=p["hide_color"],
@@ -69,6 +65,4 @@ class LimeExplainer(Explainer):
             for s, w in exp.local_exp[target]:
                 weights[s] = w
             maps.append(weights[seg])
-        ctx.params["segments"] = n_seg if len(n_seg) > 1 else n_seg[0]
-        ctx.params["segmentation"] = kinds if len(kinds) > 1 else kinds[0]
         return np.stack(maps)
