@@ -22,6 +22,23 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
+def emit_results(results: list[dict[str, Any]], as_json: bool, line: Any,
+                 json_value: Any = None) -> int:
+    """Print per-input results (JSON, or ``line(row)`` per row with errors on stderr).
+
+    Returns the exit code of the per-input contract: 0 when every input succeeded, 2 otherwise.
+    """
+    if as_json:
+        print_json(results if json_value is None else json_value)
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"ERROR  {r['error']}", file=sys.stderr)
+            else:
+                print(line(r))
+    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
+
+
 def load_detector(args: argparse.Namespace):
     """The torch Detector for ``--checkpoint``/``--device``/``--threshold``."""
     from .inference import Detector
@@ -48,17 +65,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     detector = load_fast_detector(args)
     results = records_for(detector, args.paths, edges=args.band_edges, tiles=args.tiles)
-    if args.json:
-        print_json(results)
-    else:
-        for r in results:
-            if "error" in r:
-                print(f"ERROR  {r['error']}", file=sys.stderr)
-                continue
-            print(f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}")
-            for reason in r["domain_reasons"]:
-                print(f"      out of domain: {reason}")
-    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
+
+    def line(r: dict[str, Any]) -> str:
+        reasons = "".join(f"\n      out of domain: {reason}" for reason in r["domain_reasons"])
+        return f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}{reasons}"
+
+    return emit_results(results, args.json, line)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -27,11 +27,16 @@ def last_linear(model: nn.Module) -> nn.Linear:
 
 @torch.inference_mode()
 def logits_and_features(model: nn.Module, arrays: np.ndarray, mean, std,
-                        device: str | torch.device = "cpu", batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, penultimate features) for uint8 NHWC images; the model is put in eval mode."""
+                        device: str | torch.device = "cpu", batch_size: int = 1024,
+                        classifier: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, penultimate features) for uint8 NHWC images; the model is put in eval mode.
+
+    ``classifier`` is the layer whose input is the feature vector (found when not given).
+    """
     model.eval()
     grabbed: list[torch.Tensor] = []
-    handle = last_linear(model).register_forward_pre_hook(lambda m, args: grabbed.append(args[0].detach()))
+    layer = classifier if classifier is not None else last_linear(model)
+    handle = layer.register_forward_pre_hook(lambda m, args: grabbed.append(args[0].detach()))
     logits = []
     try:
         for s in range(0, len(arrays), batch_size):

@@ -61,25 +61,17 @@ class Detector(BaseDetector):
         """uint8 (N, S, S, 3) -> normalised float tensor on the detector's device."""
         return normalize(torch.from_numpy(np.array(arrays, copy=True)).to(self.device), self.mean, self.std)
 
-    @torch.inference_mode()
-    def logits_and_features(self, arrays: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+    def logits_and_features(self, arrays: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits and penultimate features in one pass (a pre-hook on the classifier layer)."""
-        if self._classifier is None:
-            from .feature_domain import last_linear
+        from .feature_domain import last_linear, logits_and_features
 
+        if self._classifier is None:
             self._classifier = last_linear(self.model)
-        grabbed: list[torch.Tensor] = []
-        logits = []
-        with self.lock:  # the hook sits on the shared model while it runs
-            handle = self._classifier.register_forward_pre_hook(lambda m, a: grabbed.append(a[0]))
-            try:
-                for s in range(0, len(arrays), batch_size):
-                    logits.append(self.model(self.to_tensor(arrays[s:s + batch_size])).float().cpu())
-            finally:
-                handle.remove()
-        if not logits:
+        if len(arrays) == 0:
             return np.zeros((0, 2), np.float32), None
-        return torch.cat(logits).numpy(), torch.cat([g.float().cpu() for g in grabbed]).numpy()
+        with self.lock:  # the hook sits on the shared model while it runs
+            return logits_and_features(self.model, arrays, self.mean, self.std, self.device,
+                                       batch_size, classifier=self._classifier)
 
     @torch.inference_mode()
     def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain each input; exit 0 if all succeeded, 2 if any input was rejected."""
-    from ..cli import EXIT_BAD_INPUT, EXIT_OK, load_detector, print_json
+    from ..cli import emit_results, load_detector
     from ..explain import canonical_method
     from ..explain.base import check_seed, resolve_target
     from ..imageio import ImageError, load_image
@@ -102,18 +101,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
             results.append({"path": path, "error": str(exc)})
             continue
         results.append(explain_one(detector, path, loaded, args, methods, out))
-    if args.json:  # one IMAGE: one object (the documented contract); several: an array of them
-        print_json(results[0] if len(results) == 1 else results)
-    else:
-        for r in results:
-            if "error" in r:
-                print(f"ERROR  {r['error']}", file=sys.stderr)
-                continue
-            print(f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  target={r['target']}  {r['path']}")
-            for name, row in r["methods"].items():
-                faith = (f"  deletion {row['deletion_auc']:.3f} (random {row['random_deletion_auc']:.3f})"
-                         f"  insertion {row['insertion_auc']:.3f} (random {row['random_insertion_auc']:.3f})"
-                         if row["deletion_auc"] is not None else "")
-                png = f"  {row['png']}" if row["png"] else ""
-                print(f"  {name:15s} {row['seconds'] * 1e3:7.1f} ms  {row['model_evals']:4d} evals{faith}{png}")
-    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
+    def line(r: dict) -> str:
+        rows = [f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  target={r['target']}  {r['path']}"]
+        for name, row in r["methods"].items():
+            faith = (f"  deletion {row['deletion_auc']:.3f} (random {row['random_deletion_auc']:.3f})"
+                     f"  insertion {row['insertion_auc']:.3f} (random {row['random_insertion_auc']:.3f})"
+                     if row["deletion_auc"] is not None else "")
+            png = f"  {row['png']}" if row["png"] else ""
+            rows.append(f"  {name:15s} {row['seconds'] * 1e3:7.1f} ms  {row['model_evals']:4d} evals{faith}{png}")
+        return "\n".join(rows)
+
+    # one IMAGE: one object (the documented contract); several: an array of them
+    return emit_results(results, args.json, line, results[0] if len(results) == 1 else None)

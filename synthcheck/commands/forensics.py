@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def cmd_forensics(args: argparse.Namespace) -> int:
@@ -11,7 +10,7 @@ def cmd_forensics(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from ..cli import print_json
+    from ..cli import emit_results
     from ..forensics import forensic_views
     from ..imageio import ImageError, load_image
 
@@ -34,17 +33,10 @@ def cmd_forensics(args: argparse.Namespace) -> int:
                 Image.fromarray(view["image"]).save(file)
                 row[name]["png"] = str(file)
         results.append(row)
-    if args.json:
-        print_json(results)
-    else:
-        for r in results:
-            if "error" in r:
-                print(f"ERROR  {r['error']}", file=sys.stderr)
-                continue
-            print(f"{r['path']}: ELA mean {r['ela']['ela_mean']:.3f} max {r['ela']['ela_max']:.0f} | "
-                  f"high-freq share {r['spectrum']['high_freq_ratio']:.5f} "
-                  f"peakiness {r['spectrum']['spectral_peakiness']:.2f} | noise std {r['noise']['noise_std']:.2f}")
-    return 2 if any("error" in r for r in results) else 0
+    return emit_results(results, args.json, lambda r: (
+        f"{r['path']}: ELA mean {r['ela']['ela_mean']:.3f} max {r['ela']['ela_max']:.0f} | "
+        f"high-freq share {r['spectrum']['high_freq_ratio']:.5f} "
+        f"peakiness {r['spectrum']['spectral_peakiness']:.2f} | noise std {r['noise']['noise_std']:.2f}"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
