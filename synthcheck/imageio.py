@@ -49,6 +49,9 @@ class LoadedImage:
     height: int
     n_frames: int = 1
     notes: list[str] = field(default_factory=list)  # conversions applied, in plain words
+    # The original file bytes (None for pixel inputs), kept so provenance metadata (C2PA, EXIF,
+    # XMP, PNG text) can be read from the file the verdict is about without reading it twice.
+    raw: bytes | None = field(default=None, repr=False, compare=False)
 
     def info(self) -> dict[str, Any]:
         """JSON-friendly description of the original file."""
@@ -193,7 +196,7 @@ def load_image(
     except MemoryError as exc:
         raise ImageError(f"{name}: image is too large to decode in available memory.") from exc
     return LoadedImage(rgb, name, digest, len(data), fmt, mode, rgb.width, rgb.height,
-                       n_frames, notes)
+                       n_frames, notes, raw=data)
 
 
 def _from_array(arr: np.ndarray, name: str) -> LoadedImage:

@@ -2,7 +2,10 @@
 
 Keys of the original contract (``path``, ``sha256``, ``verdict``, ``p_fake``, ``model``) never
 change; later keys are only added: ``band``, ``calibrated_p_fake``, ``in_domain``,
-``domain_reasons`` and, on request, ``tiles`` for large images.
+``domain_reasons``, ``provenance`` (list of signals from the file's C2PA/EXIF/XMP/PNG text
+metadata, empty when none; shown beside the verdict, never folded into p_fake),
+``provenance_summary`` (plain words on which evidence points which way) and, on request,
+``tiles`` for large images.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from .bands import DEFAULT_EDGES, band_for
 from .domain import DomainCheck, check_domain
 from .imageio import LoadedImage
+from .provenance import Provenance, empty_provenance, provenance_summary, read_provenance
 
 
 def error_record(path: str, error: str) -> dict[str, Any]:
@@ -35,6 +39,13 @@ def domain_of(loaded: LoadedImage, verdict, detector) -> DomainCheck:
     return domain
 
 
+def provenance_of(loaded: LoadedImage) -> Provenance:
+    """Provenance of the original file behind ``loaded`` (none for pixel inputs)."""
+    if loaded.raw is None:
+        return empty_provenance("the input was pixels, not the original file.")
+    return read_provenance(loaded.raw, name=loaded.name)
+
+
 def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
                    edges: Sequence[float] = DEFAULT_EDGES, tiles: bool = False) -> dict[str, Any]:
     """The record for one successfully analysed input (see module docstring for the keys)."""
@@ -52,6 +63,11 @@ def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
         "domain_reasons": list(domain.reasons),
         "notes": list(loaded.notes),
     }
+    prov = provenance_of(loaded)
+    record["provenance"] = prov.signals
+    record["provenance_summary"] = (
+        provenance_summary(prov.signals, verdict.verdict, verdict.p_fake)
+        if loaded.raw is not None else prov.summary)
     if tiles:
         from .tiles import tile_grid
 
