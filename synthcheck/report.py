@@ -5,8 +5,11 @@
 Jinja2 template ``synthcheck/templates/report.html.j2``) save it. Per image: SHA-256 of the
 file bytes (equal to ``sha256sum``), size, format, dimensions, EXIF, verdict and p_fake,
 explanation overlays (Grad-CAM, SHAP, LIME) with their faithfulness numbers, ELA / spectrum /
-noise views; per case: model name, checkpoint hash and metrics, software versions, a
-timestamp and the model's limits in plain words.
+noise views, provenance signals (C2PA, generator metadata; shown beside the verdict, never
+folded into p_fake) and, for large images, the native-resolution tile grid; per case: model
+name, checkpoint hash and metrics, software versions, a timestamp, the model's limits in plain
+words and the latest control run (``synthcheck selfcheck``). Signed JSON + HTML + PDF bundles
+come from :func:`synthcheck.signing.write_report_bundle`.
 
 Reproducible: the same inputs, checkpoint and seed give the same numbers and pictures;
 ``results_digest`` (SHA-256 over model, settings and per-image results, without timestamps
@@ -268,6 +271,9 @@ def image_entry(source: Any, detector: Any, *, seed: int, methods: Sequence[str]
     except ImportError:
         pass
 
+    entry["provenance"] = _provenance(data, label)
+    entry["tiles"] = _tiles(detector, loaded)
+
     model_input = detector.to_array(loaded)
     entry["pictures"] = {"original": display_png(np.asarray(loaded.image)),
                          "model_input": display_png(model_input)}
@@ -277,6 +283,31 @@ def image_entry(source: Any, detector: Any, *, seed: int, methods: Sequence[str]
                                  "picture": display_png(view["image"])}
                           for name, view in views.items()}
     return entry
+
+
+def _provenance(data: bytes | None, label: str) -> dict[str, Any] | None:
+    """Provenance signals (C2PA, generator metadata) of the original bytes; None if unavailable."""
+    try:
+        from .provenance import read_provenance
+    except ImportError:  # provenance module not installed in this build
+        return None
+    if data is None:
+        return {"signals": [], "errors": [],
+                "summary": "No original file bytes (an in-memory image), so no provenance could be read."}
+    try:
+        return read_provenance(data, name=label).to_dict()
+    except Exception as exc:  # evidence beside the verdict: never fail the report on it
+        return {"signals": [], "summary": "Provenance could not be read.", "errors": [str(exc)]}
+
+
+def _tiles(detector: Any, loaded: LoadedImage) -> dict[str, Any] | None:
+    """The native-resolution p_fake grid of a large image (None for images under two tiles)."""
+    try:
+        from .tiles import tile_grid
+    except ImportError:
+        return None
+    grid = tile_grid(detector, loaded)
+    return grid.to_dict() if grid is not None else None
 
 
 def _explanations(detector: Any, loaded: LoadedImage, model_input: np.ndarray, seed: int,
@@ -306,10 +337,14 @@ def _explanations(detector: Any, loaded: LoadedImage, model_input: np.ndarray, s
 def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
                  methods: Sequence[str] = DEFAULT_METHODS, *, title: str = "SynthCheck forensic case report",
                  explain_options: dict[str, dict[str, Any]] | None = None, ela_quality: int = 90,
-                 created_utc: str | None = None) -> dict[str, Any]:
+                 created_utc: str | None = None, control_run: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
     """Analyse every source and assemble the case report dict.
 
     A source is a path, raw bytes, a ``(name, bytes)`` upload or a LoadedImage (no EXIF then).
+    ``control_run`` is a saved :func:`synthcheck.selfcheck.run_selfcheck` result (e.g. a case's
+    latest); by default the installation's latest one is shown, with plain words on whether it
+    is from the report's day and model.
     """
     if isinstance(sources, (str, os.PathLike, bytes)):
         sources = [sources]
@@ -320,9 +355,9 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
     ok = [im for im in images if "error" not in im]
     settings = {"seed": int(seed), "methods": methods, "ela_quality": int(ela_quality),
                 "explain_options": explain_options or {}}
+    created_utc = created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = {
-        "report": {"title": title, "version": REPORT_VERSION,
-                   "created_utc": created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "report": {"title": title, "version": REPORT_VERSION, "created_utc": created_utc},
         "settings": settings,
         "software": software_versions(),
         "model": model,
@@ -331,9 +366,21 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
                     "n_fake": sum(im["verdict"]["verdict"] == "FAKE" for im in ok),
                     "n_real": sum(im["verdict"]["verdict"] == "REAL" for im in ok)},
         "images": images,
+        "control_run": _control_run(detector, created_utc, control_run),
     }
     report["results_digest"] = _digest({"settings": settings, "model": model, "images": images})
     return report
+
+
+def _control_run(detector: Any, created_utc: str, run: dict[str, Any] | None) -> dict[str, Any]:
+    """The report's control-run section (never fails the report)."""
+    try:
+        from .selfcheck import control_run_section
+
+        return control_run_section(detector, created_utc, run=run)
+    except Exception as exc:  # a damaged saved run must not stop the analysis
+        return {"status": "none", "current": False,
+                "sentence": f"The control-run record could not be read ({exc}); run `synthcheck selfcheck`."}
 
 
 def write_json(report: dict[str, Any], path: str | os.PathLike, pictures: bool = True) -> Path:
@@ -352,15 +399,34 @@ def write_json(report: dict[str, Any], path: str | os.PathLike, pictures: bool =
     return path
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The report as one self-contained HTML page (no external files or requests)."""
+def heat_colour(p: Any) -> str:
+    """A p_fake in [0, 1] as a CSS colour from green (real) through yellow to red (synthetic)."""
+    try:
+        t = min(1.0, max(0.0, float(p)))
+    except (TypeError, ValueError):
+        return "#cccccc"
+    lo, mid, hi = (39, 174, 96), (241, 196, 15), (192, 57, 43)
+    a, b, u = (lo, mid, t * 2) if t < 0.5 else (mid, hi, t * 2 - 1)
+    return "#" + "".join(f"{round(x + (y - x) * u):02x}" for x, y in zip(a, b, strict=True))
+
+
+def render_html(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> str:
+    """The report as one self-contained HTML page (no external files or requests).
+
+    ``bundle`` (from :func:`synthcheck.signing.write_report_bundle`) names the signed JSON file
+    and its SHA-256, so the page can be tied to the evidence it renders.
+    """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from .signing import group_fingerprint
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = lambda v, nd=4: (f"{v:.{nd}f}" if isinstance(v, float) else ("–" if v is None else v))
     env.filters["pct"] = lambda v: f"{v:.2%}" if isinstance(v, (int, float)) else "–"
-    return env.get_template("report.html.j2").render(r=report, titles=METHOD_TITLES)
+    env.filters["heat"] = heat_colour
+    env.filters["grouped"] = group_fingerprint
+    return env.get_template("report.html.j2").render(r=report, titles=METHOD_TITLES, bundle=bundle or {})
 
 
 def write_html(report: dict[str, Any], path: str | os.PathLike) -> Path:

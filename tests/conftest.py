@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +50,22 @@ def tiny_data(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")
 
 
+# Session-scoped servers (dashboard, API) started before any per-test fixture still must not
+# write cases, keys or control runs into the user's real home.
+os.environ["SYNTHCHECK_HOME"] = tempfile.mkdtemp(prefix="synthcheck-home-")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never write decoded caches into the user's home during tests."""
+    """Never write decoded caches, cases, keys or control runs into the user's home."""
     monkeypatch.setenv("SYNTHCHECK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNTHCHECK_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """This test's own ``SYNTHCHECK_HOME`` (set for every test by ``_isolated_cache``)."""
+    return tmp_path / "home"
 
 
 @pytest.fixture(scope="session")

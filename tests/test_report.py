@@ -44,8 +44,10 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(files, detector):
-    return build_report(files, detector, seed=3, methods=METHODS, explain_options=FAST)
+def report(files, detector, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # no control run on record in a fresh home
+        mp.setenv("SYNTHCHECK_HOME", str(tmp_path_factory.mktemp("home")))
+        return build_report(files, detector, seed=3, methods=METHODS, explain_options=FAST)
 
 
 def test_hashes_equal_sha256sum_of_the_files(report, files) -> None:
@@ -76,7 +78,8 @@ def test_every_section_present(report, detector) -> None:
     assert "error" in report["images"][2] and "corrupt" in report["images"][2]["error"]
 
 
-def test_reproducible_with_the_same_seed(report, files, detector) -> None:
+def test_reproducible_with_the_same_seed(report, files, detector, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SYNTHCHECK_HOME", str(tmp_path))
     again = build_report(files, detector, seed=3, methods=METHODS, explain_options=FAST)
     assert again["results_digest"] == report["results_digest"]
     strip = lambda r: {k: v for k, v in r.items() if k != "report"}  # noqa: E731 - timestamps aside
@@ -104,7 +107,8 @@ def test_exif_of_file_without_exif_is_empty() -> None:
     assert read_exif(b"not an image") == {}
 
 
-def test_report_command(files, tmp_path, capsys) -> None:
+def test_report_command(files, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHCHECK_HOME", str(tmp_path / "home"))
     m = create_model("synthcnn_small")
     ckpt = tmp_path / "tiny.pt"
     atomic_torch_save(build_checkpoint(m), ckpt)
@@ -117,3 +121,80 @@ def test_report_command(files, tmp_path, capsys) -> None:
     assert (out / "report.html").exists() and (out / "report.json").exists()
     assert cli_main(["report", str(files[2]), "--out", str(out), "--checkpoint", str(ckpt),
                      "--methods", "none"]) == 2
+
+
+def test_provenance_tiles_and_control_run_sections(report, files) -> None:
+    photo, small = report["images"][0], report["images"][1]
+    assert photo["tiles"]["rows"] == 1 and photo["tiles"]["cols"] == 2  # 64x48: two 32-px patches
+    assert small["tiles"] is None  # a 32x32 image is one patch: no grid
+    try:
+        from synthcheck.provenance import read_provenance
+    except ImportError:
+        assert photo["provenance"] is None
+    else:
+        for im, path in ((photo, files[0]), (small, files[1])):
+            assert im["provenance"] == read_provenance(path.read_bytes(), name=str(path)).to_dict()
+            assert isinstance(im["provenance"]["signals"], list) and im["provenance"]["summary"]
+    assert "provenance" not in report["images"][2]  # unreadable file: error entry only
+    assert report["control_run"]["status"] == "none" and not report["control_run"]["current"]
+    html = render_html(report)
+    for text in ("Control run", "No control run on record", "Provenance signals", 'class="tiles"',
+                 "Tile grid"):
+        assert text in html
+    case_html = render_html({**report, "case": {"id": "C-9", "title": "Dock <photos>", "tags": ["x"],
+                                                "notes": [{"actor": "ana", "text": "n1"}]}})
+    assert "C-9: Dock &lt;photos&gt;" in case_html and "ana: n1" in case_html
+
+
+def test_signed_report_and_verify_end_to_end(files, tmp_path, capsys, monkeypatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNTHCHECK_HOME", str(home))
+    m = create_model("synthcnn_small")
+    ckpt = tmp_path / "tiny.pt"
+    atomic_torch_save(build_checkpoint(m), ckpt)
+    out, imgs = tmp_path / "out", tmp_path / "evidence"
+    imgs.mkdir()
+    for f in files[:2]:
+        (imgs / f"copy-of-{f.name}").write_bytes(f.read_bytes())
+    rc = cli_main(["report", str(files[0]), str(files[1]), "--out", str(out), "--checkpoint", str(ckpt),
+                   "--methods", "none", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0 and summary["signed"] and len(summary["fingerprint"]) == 64
+    assert summary["control_run"]["status"] == "failed"  # auto control run: untrained model, no figures
+    assert (home / "keys").is_dir() and (home / "selfcheck" / "latest.json").is_file()
+    js = out / "report.json"
+    signed = json.loads(js.read_text(encoding="utf-8"))
+    assert signed["signature"]["fingerprint"] == summary["fingerprint"]
+    assert signed["control_run"]["status"] == "failed"
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert hashlib.sha256(js.read_bytes()).hexdigest() in html and "Signed report" in html
+
+    fp = summary["fingerprint"]
+    assert cli_main(["report", "verify", str(js)]) == 0
+    assert capsys.readouterr().out.startswith("VERIFIED")
+    assert cli_main(["report", "verify", str(js), "--images", str(imgs), "--fingerprint", fp, "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)
+    assert check["ok"] and [r["status"] for r in check["images"]] == ["match", "match"]
+    assert cli_main(["report", "verify", str(js), "--fingerprint", "ab" * 32]) == 1
+    assert "not by the trusted key" in capsys.readouterr().out
+    (imgs / f"copy-of-{files[1].name}").unlink()
+    assert cli_main(["report", "verify", str(js), "--images", str(imgs)]) == 1
+    assert "is not in" in capsys.readouterr().out
+
+    raw = js.read_bytes()
+    js.write_bytes(raw.replace(b'"n_images": 2', b'"n_images": 3', 1))
+    assert cli_main(["report", "verify", str(js)]) == 1
+    assert "changed after signing" in capsys.readouterr().out
+    js.write_bytes(raw[:-40])
+    assert cli_main(["report", "verify", str(js)]) == 2
+    assert "not a JSON report" in capsys.readouterr().err
+    assert cli_main(["report", "verify", str(tmp_path / "missing.json")]) == 2
+    assert cli_main(["report", "verify"]) == 2
+    assert cli_main(["report", str(files[1]), "--out", str(out), "--images", str(imgs)]) == 2
+
+    assert cli_main(["report", str(files[1]), "--out", str(tmp_path / "plain"), "--checkpoint", str(ckpt),
+                     "--methods", "none", "--no-sign", "--control-run", "never"]) == 0
+    capsys.readouterr()
+    assert cli_main(["report", "verify", str(tmp_path / "plain" / "report.json")]) == 1
+    assert "not signed" in capsys.readouterr().out

@@ -1,26 +1,84 @@
-"""``synthcheck report PATH... --out DIR``: a forensic case report (HTML + JSON)."""
+"""``synthcheck report``: signed case reports, and ``synthcheck report verify`` to check one.
+
+``synthcheck report PATH... --out DIR [--no-sign]`` analyses images and writes ``report.json``
+(Ed25519-signed unless ``--no-sign``), ``report.html`` and ``report.pdf``.
+
+``synthcheck report verify REPORT.json [--images DIR] [--fingerprint HEX] [--json]`` checks the
+signature, the exact bytes and, with ``--images``, that every analysed image is in DIR with its
+recorded SHA-256. Exit 0 verified, 1 verification failed, 2 file unreadable or usage error.
+
+``verify`` as the first positional always means the subcommand; to report on an image file
+literally named ``verify``, pass it as ``./verify``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+VERIFY = "verify"
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _usage_error(message: str) -> int:
+    print(f"synthcheck report: error: {message}", file=sys.stderr)
+    return EXIT_UNREADABLE
+
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.paths and args.paths[0] == VERIFY:
+        if len(args.paths) != 2:
+            return _usage_error("usage: synthcheck report verify REPORT.json [--images DIR] "
+                                "[--fingerprint HEX] [--json]")
+        if args.out is not None:
+            return _usage_error("--out is not used by `report verify`")
+        return cmd_verify(args.paths[1], args.images, args.fingerprint, args.json)
+    if args.images is not None or args.fingerprint is not None:
+        return _usage_error("--images and --fingerprint belong to `synthcheck report verify`")
+    if args.out is None:
+        return _usage_error("the following argument is required: --out")
+    return cmd_make(args)
+
+
+def _ensure_control_run(detector, mode: str, quiet: bool) -> None:
+    """Run the control run first unless a passed one from today with this model is on record."""
+    from ..selfcheck import control_run_section, run_selfcheck, summary_line
+
+    if mode == "never":
+        return
+    if mode == "auto" and control_run_section(detector).get("current"):
+        return
+    result = run_selfcheck(detector)
+    if not quiet:
+        print(f"control run: {summary_line(result)}", file=sys.stderr)
+
+
+def cmd_make(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..cli import load_detector, print_json
     from ..report import build_report, write_html, write_json
+    from ..report_pdf import write_pdf
+    from ..signing import group_fingerprint, public_fingerprint, write_report_bundle
 
     detector = load_detector(args)
+    _ensure_control_run(detector, args.control_run, args.json)
     methods = [] if args.methods == ["none"] else args.methods
     report = build_report(args.paths, detector, seed=args.seed, methods=methods,
                           ela_quality=args.ela_quality, title=args.title)
     out = Path(args.out)
-    html = write_html(report, out / f"{args.name}.html")
-    js = write_json(report, out / f"{args.name}.json")
-    summary = {"html": str(html), "json": str(js), "results_digest": report["results_digest"],
-               **report["summary"],
+    if args.sign:
+        files = write_report_bundle(report, out, args.name)
+        fingerprint = public_fingerprint()
+    else:
+        files = {"json": write_json(report, out / f"{args.name}.json"),
+                 "html": write_html(report, out / f"{args.name}.html"),
+                 "pdf": write_pdf(report, out / f"{args.name}.pdf")}
+        fingerprint = None
+    summary = {"html": str(files["html"]), "json": str(files["json"]), "pdf": str(files["pdf"]),
+               "signed": bool(args.sign), "fingerprint": fingerprint,
+               "control_run": {k: report["control_run"].get(k) for k in ("status", "current", "sentence")},
+               "results_digest": report["results_digest"], **report["summary"],
                "images": [{"path": im["input"]["path"], "error": im["error"]} if "error" in im else
                           {"path": im["input"]["path"], "sha256": im["input"]["sha256"],
                            "verdict": im["verdict"]["verdict"], "p_fake": im["verdict"]["p_fake"]}
@@ -33,24 +91,73 @@ def cmd_report(args: argparse.Namespace) -> int:
                 print(f"ERROR  {im['error']}", file=sys.stderr)
             else:
                 print(f"{im['verdict']:4s}  p_fake={im['p_fake']:.4f}  {im['path']}")
-        print(f"report: {html}\n        {js}\ndigest: {report['results_digest']}")
+        print(f"report: {files['json']}{' (signed)' if args.sign else ' (NOT signed)'}\n"
+              f"        {files['html']}\n        {files['pdf']}\ndigest: {report['results_digest']}")
+        if fingerprint:
+            print(f"key:    {group_fingerprint(fingerprint)}")
+        print(f"control run: {report['control_run']['sentence']}")
     return 2 if report["summary"]["n_errors"] else 0
+
+
+def cmd_verify(path: str, images: str | None, fingerprint: str | None, as_json: bool) -> int:
+    """Verify one signed report file; print the outcome; exit 0 / 1 / 2 (see module docstring)."""
+    from ..cli import print_json
+    from ..signing import ReportReadError, group_fingerprint, verify_report
+
+    try:
+        check = verify_report(path, images_dir=images, trusted_fingerprint=fingerprint)
+    except ReportReadError as exc:
+        if as_json:
+            print_json({"ok": False, "path": path, "unreadable": True, "problems": [str(exc)]})
+        else:
+            print(f"synthcheck report verify: error: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if as_json:
+        print_json(check.to_dict())
+    else:
+        print(f"{'VERIFIED' if check.ok else 'FAILED'}  {path}")
+        print(f"  signing key  {group_fingerprint(check.fingerprint) or '-'}")
+        if fingerprint is None and check.fingerprint:
+            print("               (compare with the fingerprint the report's author published, "
+                  "or pass --fingerprint)")
+        if check.signed_utc:
+            print(f"  signed at    {check.signed_utc}")
+        for note in check.notes:
+            print(f"  note: {note}")
+        for problem in check.problems:
+            print(f"  PROBLEM: {problem}")
+    return EXIT_OK if check.ok else EXIT_FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..cli import add_detector_args
 
-    p = subparsers.add_parser("report", help="forensic case report (self-contained HTML + JSON)",
-                              description="Analyse images and write a reproducible case report: "
-                                          "hashes, EXIF, verdict, explanations with faithfulness, "
-                                          "ELA/spectrum/noise views, model identity and limits.")
-    p.add_argument("paths", nargs="+", help="image files")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--name", default="report", help="file name stem (default report -> report.html/.json)")
+    p = subparsers.add_parser(
+        "report", help="signed forensic case report (JSON + HTML + PDF); `report verify` checks one",
+        usage="synthcheck report PATH... --out DIR [--no-sign] [options]\n"
+              "       synthcheck report verify REPORT.json [--images DIR] [--fingerprint HEX] [--json]",
+        description="Analyse images and write a reproducible case report: hashes, EXIF, provenance "
+                    "signals, verdict, tile grid, explanations with faithfulness, ELA/spectrum/noise "
+                    "views, model identity and limits, and the latest control run. The JSON is signed "
+                    "with this installation's Ed25519 key (created on first use under "
+                    "$SYNTHCHECK_HOME/keys). `synthcheck report verify` checks a signed report: exit 0 "
+                    "verified, 1 failed, 2 unreadable. A first positional `verify` always means the "
+                    "subcommand (name an image file called verify as ./verify).")
+    p.add_argument("paths", nargs="+", help="image files (or: verify REPORT.json)")
+    p.add_argument("--out", help="output folder (required when making a report)")
+    p.add_argument("--name", default="report", help="file name stem (default report -> report.json/.html/.pdf)")
+    p.add_argument("--sign", action=argparse.BooleanOptionalAction, default=True,
+                   help="sign the JSON with this installation's Ed25519 key (default: sign)")
+    p.add_argument("--control-run", choices=("auto", "always", "never"), default="auto",
+                   help="run `synthcheck selfcheck` first: auto = unless a passed run from today with "
+                        "this model is on record (default), always, or never")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling explainers (default 0)")
     p.add_argument("--methods", nargs="+", default=["gradcam", "gradient_shap", "lime"],
                    help="explanation methods (default: gradcam gradient_shap lime; 'none' for none)")
     p.add_argument("--ela-quality", type=int, default=90, help="JPEG quality of the ELA re-save")
     p.add_argument("--title", default="SynthCheck forensic case report")
+    p.add_argument("--images", help="verify only: folder holding the analysed images (found by SHA-256)")
+    p.add_argument("--fingerprint", help="verify only: the signing key fingerprint you trust (hex; "
+                                         "spaces and colons ignored)")
     add_detector_args(p)
     p.set_defaults(func=cmd_report)

@@ -1,0 +1,373 @@
+"""The case report as PDF (fpdf2): what a court bundle or an email attachment needs.
+
+Rendered from the same report dict as the HTML (``synthcheck.report.build_report``, usually the
+signed copy): title, creation time, signature fingerprint, control run, model identity, summary
+table, limits, and per image the pictures the report already holds (base64 PNG), verdict, band,
+p_fake, domain reasons, provenance signals, tile grid, explanation overlays and forensic views.
+
+Text is set in DejaVu Sans from matplotlib's data folder (wide Unicode coverage); without it the
+core Helvetica font is used and text is reduced to Latin-1. Control characters are replaced
+either way, so hostile file names or metadata cannot break the PDF. The signing fingerprint is
+also written into the PDF's metadata (subject and keywords) so tools can read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
+from PIL import Image
+
+FONT = "DejaVu"
+PAGE_W = 210  # A4, mm
+MARGIN = 14
+CONTENT_W = PAGE_W - 2 * MARGIN
+
+
+def _font_paths() -> dict[str, Path] | None:
+    """DejaVu Sans regular/bold/mono from matplotlib's bundled fonts, or None."""
+    try:
+        import matplotlib
+
+        folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    except Exception:
+        return None
+    paths = {"": folder / "DejaVuSans.ttf", "B": folder / "DejaVuSans-Bold.ttf",
+             "mono": folder / "DejaVuSansMono.ttf"}
+    return paths if all(p.is_file() for p in paths.values()) else None
+
+
+def clean_text(value: Any, unicode_ok: bool = True, limit: int = 2000,
+               glyphs: frozenset[int] | None = None) -> str:
+    """Printable text: control characters become spaces, long text is cut, and characters the
+    font cannot draw (``glyphs``: code points it has; Latin-1 without ``unicode_ok``) become ``?``."""
+    s = "" if value is None else str(value)
+    if len(s) > limit:
+        s = s[:limit] + " ..."
+    s = "".join(ch if ch == "\n" or unicodedata.category(ch)[0] != "C" else " " for ch in s)
+    if not unicode_ok:
+        return s.encode("latin-1", "replace").decode("latin-1")
+    if glyphs is not None:
+        s = "".join(ch if ch == "\n" or ord(ch) in glyphs else "?" for ch in s)
+    return s
+
+
+def _picture(b64: Any) -> Image.Image | None:
+    """A base64 PNG from the report as a PIL image (None when absent or damaged)."""
+    if not isinstance(b64, str) or not b64:
+        return None
+    try:
+        img = Image.open(io.BytesIO(base64.b64decode(b64, validate=True)))
+        img.load()
+        return img.convert("RGB")
+    except (binascii.Error, ValueError, OSError):
+        return None
+
+
+def _fmt(v: Any, nd: int = 4) -> str:
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return "-" if v is None else str(v)
+
+
+def _pct(v: Any) -> str:
+    return f"{v:.2%}" if isinstance(v, (int, float)) else "-"
+
+
+def _heat_rgb(p: Any) -> tuple[int, int, int]:
+    from .report import heat_colour
+
+    h = heat_colour(p)
+    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
+
+
+class ReportPDF(FPDF):
+    """A4 pages with a footer naming the report, the page and the signing key."""
+
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.footer_text = footer_text
+        fonts = _font_paths()
+        self.unicode_ok = fonts is not None
+        if fonts:
+            self.add_font(FONT, "", str(fonts[""]))
+            self.add_font(FONT, "B", str(fonts["B"]))
+            self.add_font("DejaVuMono", "", str(fonts["mono"]))
+            self.family, self.mono = FONT, "DejaVuMono"
+            self.glyphs: frozenset[int] | None = frozenset(
+                set(self.fonts[FONT.lower()].cmap) & set(self.fonts[f"{FONT.lower()}B"].cmap))
+        else:
+            self.glyphs = None
+            self.family, self.mono = "helvetica", "courier"
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_auto_page_break(True, margin=16)
+
+    def t(self, value: Any, limit: int = 2000) -> str:
+        return clean_text(value, self.unicode_ok, limit, self.glyphs)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.family, "", 7)
+        self.set_text_color(110, 110, 110)
+        self.cell(0, 5, self.t(f"{self.footer_text}   page {self.page_no()}/{{nb}}"), align="C")
+        self.set_text_color(0, 0, 0)
+
+    # -- building blocks -------------------------------------------------------------------
+    def heading(self, text: str, size: float = 14, keep_with: float = 25) -> None:
+        """A bold heading, moved to a new page unless ``keep_with`` mm fit below it."""
+        if self.get_y() + size * 0.6 + keep_with > self.h - 18:
+            self.add_page()
+        self.ln(2)
+        self.set_font(self.family, "B", size)
+        self.multi_cell(0, size * 0.5, self.t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+        self.set_font(self.family, "", 9)
+
+    def para(self, text: Any, size: float = 9, mono: bool = False, colour: tuple[int, int, int] | None = None) -> None:
+        self.set_font(self.mono if mono else self.family, "", size)
+        if colour:
+            self.set_text_color(*colour)
+        self.multi_cell(0, size * 0.48, self.t(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(0, 0, 0)
+        self.set_font(self.family, "", 9)
+
+    def rows(self, rows: list[tuple[Any, ...]], widths: tuple[float, ...], header: bool = False,
+             size: float = 8) -> None:
+        """A bordered table; long values wrap inside their cell."""
+        self.set_font(self.family, "", size)
+        self.set_fill_color(255, 255, 255)
+        with self.table(col_widths=widths, width=CONTENT_W, text_align="LEFT", line_height=size * 0.5,
+                        first_row_as_headings=header, padding=0.8,
+                        headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235))) as table:
+            for row in rows:
+                r = table.row()
+                for cell in row:
+                    r.cell(self.t(cell, 600))
+        self.ln(1.5)
+        self.set_font(self.family, "", 9)
+
+    def pictures(self, items: list[tuple[Image.Image | None, str]], side: float = 40) -> None:
+        """A row of square pictures with captions (wrapping to a new row or page as needed)."""
+        items = [(img, cap) for img, cap in items if img is not None]
+        if not items:
+            return
+        per_row = max(1, int((CONTENT_W + 4) // (side + 4)))
+        for start in range(0, len(items), per_row):
+            chunk = items[start:start + per_row]
+            if self.get_y() + side + 12 > self.h - 18:
+                self.add_page()
+            y = self.get_y()
+            tallest = max(min(side, side * img.height / max(1, img.width)) for img, _ in chunk)
+            for i, (img, cap) in enumerate(chunk):
+                x = MARGIN + i * (side + 4)
+                w = side * min(1.0, img.width / max(1, img.height))  # fit inside side x side
+                self.image(img, x=x + (side - w) / 2, y=y, w=w, h=w * img.height / max(1, img.width))
+                self.set_xy(x, y + tallest + 1)
+                self.set_font(self.family, "", 7)
+                self.multi_cell(side, 3.2, self.t(cap, 120), align="C")
+            self.set_xy(MARGIN, y + tallest + 10)
+        self.set_font(self.family, "", 9)
+
+    def tile_grid(self, tiles: dict[str, Any]) -> None:
+        """The p_fake grid as coloured cells (green low, red high) with the value in percent."""
+        grid = tiles.get("p_fake") or []
+        rows, cols = len(grid), max((len(r) for r in grid), default=0)
+        if not rows or not cols:
+            return
+        cell = min(8.0, CONTENT_W / cols, 90 / rows)
+        if self.get_y() + rows * cell + 4 > self.h - 18:
+            self.add_page()
+        y0 = self.get_y()
+        self.set_font(self.family, "", max(4.0, cell * 0.8))
+        for i, row in enumerate(grid):
+            for j, p in enumerate(row):
+                self.set_fill_color(*_heat_rgb(p))
+                self.set_xy(MARGIN + j * cell, y0 + i * cell)
+                self.cell(cell, cell, f"{round(float(p) * 100)}" if cell >= 5 else "", border=0,
+                          align="C", fill=True)
+        self.set_xy(MARGIN, y0 + rows * cell + 2)
+        self.set_fill_color(255, 255, 255)
+        self.set_font(self.family, "", 9)
+
+
+def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> bytes:
+    """The report as PDF bytes."""
+    from .signing import group_fingerprint
+
+    bundle = bundle or {}
+    sig = report.get("signature") if isinstance(report.get("signature"), dict) else None
+    fp = str(sig.get("fingerprint", "")) if sig else ""
+    meta = report.get("report") or {}
+    pdf = ReportPDF(f"{meta.get('title', 'SynthCheck report')} - created {meta.get('created_utc', '?')}"
+                    + (f" - signing key {fp[:16]}..." if fp else " - unsigned"))
+    pdf.set_title(pdf.t(meta.get("title", "SynthCheck report"), 200))
+    pdf.set_creator(f"SynthCheck {(report.get('software') or {}).get('synthcheck', '')}")
+    if fp:
+        pdf.set_subject(f"Signed SynthCheck report; Ed25519 key fingerprint {fp}")
+        pdf.set_keywords(f"synthcheck signature-fingerprint:{fp}")
+    pdf.add_page()
+
+    pdf.heading(meta.get("title", "SynthCheck forensic case report"), 17)
+    soft, settings = report.get("software") or {}, report.get("settings") or {}
+    pdf.para(f"Created {meta.get('created_utc')} (UTC) - report format v{meta.get('version')} - "
+             f"SynthCheck {soft.get('synthcheck')} - seed {settings.get('seed')}", 8, colour=(90, 90, 90))
+
+    if sig:
+        pdf.heading("Signature", 12)
+        pdf.para(f"The JSON file {bundle.get('json_file', '')} is signed with {sig.get('algorithm')} at "
+                 f"{sig.get('signed_utc')} (UTC) by the key with fingerprint:")
+        pdf.para(group_fingerprint(fp), 9, mono=True)
+        if bundle.get("json_sha256"):
+            pdf.para(f"SHA-256 of the signed JSON: {bundle['json_sha256']}", 8, mono=True)
+        pdf.para("This PDF is a rendering of that JSON; only the JSON is evidence. Verify it with "
+                 "`synthcheck report verify REPORT.json --images DIR --fingerprint FINGERPRINT` and "
+                 "compare the fingerprint with the one the author published.", 8, colour=(90, 90, 90))
+    else:
+        pdf.para("This report is not signed.", 9, colour=(150, 40, 30))
+
+    case = report.get("case")
+    if isinstance(case, dict):
+        pdf.heading("Case", 12)
+        rows = [("Case", f"{case.get('id')}: {case.get('title')}")]
+        if case.get("created_utc"):
+            rows.append(("Opened", f"{case['created_utc']} by {case.get('created_by') or '-'}"))
+        if case.get("tags"):
+            rows.append(("Tags", ", ".join(map(str, case["tags"]))))
+        if case.get("audit_head"):
+            rows.append(("Audit log head", case["audit_head"]))
+        rows += [(f"Note {n.get('created_utc', '')}", f"{n.get('actor', '')}: {n.get('text', '')}")
+                 for n in case.get("notes") or [] if isinstance(n, dict)]
+        pdf.rows(rows, (40, CONTENT_W - 40))
+
+    cr = report.get("control_run") or {}
+    pdf.heading("Control run", 12)
+    colour = (30, 120, 60) if cr.get("current") else ((170, 40, 30) if cr.get("status") == "failed"
+                                                      else (150, 100, 0))
+    pdf.para(cr.get("sentence") or "No control run on record.", 9, colour=colour)
+
+    model = report.get("model") or {}
+    pdf.heading("Model", 12)
+    test = (model.get("metrics") or {}).get("test") or {}
+    pdf.rows([("Architecture", model.get("name")), ("Checkpoint", model.get("checkpoint") or "(in memory)"),
+              ("Checkpoint SHA-256", model.get("checkpoint_sha256") or "-"),
+              ("Input size", f"{model.get('input_size')} x {model.get('input_size')} px"),
+              ("Threshold", f"p_fake >= {model.get('threshold')} -> FAKE"),
+              ("Recorded test accuracy", f"{_pct(test.get('accuracy'))} on {test.get('n_images', '-')} images")],
+             (45, CONTENT_W - 45))
+
+    summ = report.get("summary") or {}
+    pdf.heading("Summary", 12)
+    pdf.para(f"{summ.get('n_images', 0)} images, {summ.get('n_analysed', 0)} analysed: "
+             f"{summ.get('n_fake', 0)} FAKE, {summ.get('n_real', 0)} REAL, {summ.get('n_errors', 0)} unreadable. "
+             f"Results digest {report.get('results_digest', '-')}.")
+    table = [("#", "File", "SHA-256", "Verdict", "Band", "p_fake")]
+    images = report.get("images") or []
+    for i, im in enumerate(images, start=1):
+        inp = im.get("input") or {}
+        if "error" in im:
+            table.append((i, inp.get("path"), inp.get("sha256") or "-", "error", im.get("error"), "-"))
+        else:
+            v = im.get("verdict") or {}
+            table.append((i, inp.get("path"), inp.get("sha256"), v.get("verdict"),
+                          v.get("band_label") or "-", _fmt(v.get("p_fake"))))
+    pdf.rows(table, (7, 45, 60, 17, 35, CONTENT_W - 164), header=True, size=7)
+
+    pdf.heading("Limits of this analysis", 12)
+    for line in report.get("limits") or []:
+        pdf.para(f"- {line}", 8)
+
+    for i, im in enumerate(images, start=1):
+        _image_pages(pdf, i, im, model)
+    out = pdf.output()
+    return bytes(out)
+
+
+def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, Any]) -> None:
+    """One image's section: file, verdict, pictures, provenance, tiles, explanations, forensics."""
+    inp = im.get("input") or {}
+    pdf.add_page()
+    pdf.heading(f"Image {i}: {inp.get('path')}", 13)
+    if "error" in im:
+        pdf.para(f"This file could not be analysed: {im.get('error')}", 9, colour=(170, 40, 30))
+        return
+    pdf.rows([("SHA-256", inp.get("sha256") or "- (in-memory input)"),
+              ("Size", f"{inp.get('bytes'):,} bytes" if isinstance(inp.get("bytes"), int) else "-"),
+              ("Format", f"{inp.get('format') or '-'} (mode {inp.get('mode')})"),
+              ("Dimensions", f"{inp.get('width')} x {inp.get('height')} px")], (30, CONTENT_W - 30))
+    v = im.get("verdict") or {}
+    pdf.set_font(pdf.family, "B", 12)
+    pdf.set_text_color(*((192, 57, 43) if v.get("verdict") == "FAKE" else (39, 174, 96)))
+    pdf.cell(0, 7, pdf.t(f"{v.get('verdict')}   p_fake = {_fmt(v.get('p_fake'))}"
+                         + (f"   band: {v['band_label']}" if v.get("band_label") else "")),
+             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.para(f"uncalibrated {_fmt(v.get('p_fake_raw'))}, threshold {v.get('threshold')}", 8, colour=(90, 90, 90))
+    dom = im.get("domain") or {}
+    if dom.get("reasons"):
+        pdf.para("Outside the training domain - treat the score with caution:", 9, colour=(170, 40, 30))
+        for reason in dom["reasons"]:
+            pdf.para(f"- {reason}", 8)
+    pics = im.get("pictures") or {}
+    pdf.pictures([(_picture(pics.get("original")), "The image (display copy)"),
+                  (_picture(pics.get("model_input")),
+                   f"What the model sees ({model.get('input_size')} px, enlarged)")], side=45)
+
+    tiles = im.get("tiles")
+    if isinstance(tiles, dict) and tiles.get("p_fake"):
+        pdf.heading("Tile grid (native-resolution patches)", 10)
+        pdf.para(f"{tiles.get('rows')} x {tiles.get('cols')} patches of {tiles.get('tile_px')} px: mean "
+                 f"p_fake {_fmt(tiles.get('p_fake_mean'), 3)}, {_pct(tiles.get('share_fake'))} of patches "
+                 "at or above 0.5 (values in percent; green low, red high).", 8)
+        pdf.tile_grid(tiles)
+
+    prov = im.get("provenance")
+    pdf.heading("Provenance signals", 10)
+    if not isinstance(prov, dict):
+        pdf.para("Provenance reading is not available in this build.", 8, colour=(90, 90, 90))
+    else:
+        pdf.para(prov.get("summary") or "No provenance signals; their absence proves nothing "
+                 "(metadata is easily stripped).", 9)
+        signals = [s for s in prov.get("signals") or [] if isinstance(s, dict)]
+        if signals:
+            pdf.rows([("Source", "Field", "Value", "Meaning", "Strength")]
+                     + [(s.get("source"), s.get("field"), pdf.t(s.get("value"), 240), s.get("meaning"),
+                         s.get("strength")) for s in signals],
+                     (22, 28, 50, CONTENT_W - 118, 18), header=True, size=7)
+        for err in prov.get("errors") or []:
+            pdf.para(f"- {err}", 8, colour=(90, 90, 90))
+
+    ex = im.get("explanations") or {}
+    methods = ex.get("methods") or {}
+    if methods:
+        pdf.heading(f"Explanations (for the class {ex.get('target', '-')})", 10, keep_with=55)
+        pdf.pictures([(_picture(m.get("overlay")), m.get("title", name)) for name, m in methods.items()])
+        rows = [("Method", "Deletion AUC (lower better)", "Random", "Insertion AUC (higher better)", "Random")]
+        for name, m in methods.items():
+            f = m.get("faithfulness") or {}
+            rows.append((m.get("title", name), _fmt(f.get("deletion_auc")), _fmt(f.get("random_deletion_auc")),
+                         _fmt(f.get("insertion_auc")), _fmt(f.get("random_insertion_auc"))))
+        pdf.rows(rows, (40, 38, 26, 38, CONTENT_W - 142), header=True, size=7)
+    fz = im.get("forensics") or {}
+    if fz:
+        pdf.heading("Classical forensic views", 10, keep_with=55)
+        pdf.pictures([(_picture((fz.get(k) or {}).get("picture")), cap) for k, cap in
+                      (("ela", "Error level analysis"), ("spectrum", "Fourier spectrum (log)"),
+                       ("noise", "Noise residual"))])
+
+
+def write_pdf(report: dict[str, Any], path: str | os.PathLike, bundle: dict[str, Any] | None = None) -> Path:
+    """Render ``report`` to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(render_pdf(report, bundle))
+    os.replace(tmp, path)
+    return path
