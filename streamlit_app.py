@@ -19,6 +19,7 @@ pages = [
     st.Page("pages/explain.py", title="Explain", icon=":material/insights:"),
     st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
     st.Page("pages/batch.py", title="Batch triage", icon=":material/table_view:"),
+    st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/badge:"),
 ]
 optional = [("pages/forensics.py", "Forensics", ":material/search:"),

@@ -1,0 +1,210 @@
+"""``case verify``: is a case exactly as SynthCheck recorded it?
+
+Three checks: the audit log's hash chain and recorded head (:func:`audit.verify_chain`, which
+names the first broken entry); every evidence row (image, name, analysis, note, tag, control
+run) still hashes to the digest its audit entry pinned, and no evidence row exists that the log
+does not mention; every stored image file still hashes to its SHA-256 name. Signed reports
+exported earlier can be given as anchors: the log must still hold the entry each one recorded
+as its head, and the export entry naming it, which catches even a tail deletion whose attacker
+also rewrote the head kept in the case row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import audit
+from .service import CaseError, case_row
+from .store import BlobStore, opened, transaction
+
+EVIDENCE_QUERIES = {
+    "images": "SELECT * FROM images WHERE case_id = ?",
+    "image_names": "SELECT n.* FROM image_names n JOIN images i ON i.id = n.image_id WHERE i.case_id = ?",
+    "analyses": "SELECT * FROM analyses WHERE case_id = ?",
+    "notes": "SELECT * FROM notes WHERE case_id = ?",
+    "tag_events": "SELECT * FROM tag_events WHERE case_id = ?",
+    "control_runs": "SELECT * FROM control_runs WHERE case_id = ?",
+}
+MAX_PROBLEMS = 200  # problems listed per kind (the count is always exact)
+
+
+@dataclass
+class CaseCheck:
+    """Result of :func:`check_case`; ``ok`` only when the chain, the evidence and the blobs agree."""
+
+    case_id: str
+    ok: bool
+    n_entries: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None
+    chain_problems: list[str] = field(default_factory=list)
+    evidence_problems: list[str] = field(default_factory=list)
+    n_rows_checked: int = 0
+    n_images_checked: int = 0
+    checked_utc: str = ""
+
+    @property
+    def problems(self) -> list[str]:
+        return self.chain_problems + self.evidence_problems
+
+    def summary(self) -> str:
+        """One sentence for the user."""
+        if self.ok:
+            return (f"case {self.case_id}: intact - {self.n_entries} audit entries chain up to head "
+                    f"{self.head_hash[:16]}..., {self.n_rows_checked} evidence rows and "
+                    f"{self.n_images_checked} stored images match.")
+        first = (f"first broken entry: {self.first_broken_seq}; " if self.first_broken_seq else "")
+        return (f"case {self.case_id}: TAMPERING DETECTED - {first}{len(self.problems)} problem(s): "
+                f"{self.problems[0]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "problems": self.problems, "summary": self.summary()}
+
+
+def _evidence_rows(conn: sqlite3.Connection, case_id: str) -> dict[str, dict[int, sqlite3.Row]]:
+    return {t: {int(r["id"]): r for r in conn.execute(q, (case_id,))} for t, q in EVIDENCE_QUERIES.items()}
+
+
+def _check_refs(rows: list[sqlite3.Row], evidence: dict[str, dict[int, sqlite3.Row]]) -> tuple[list[str], int]:
+    """Problems of pinned rows (missing, altered) and of rows no entry mentions; rows checked."""
+    problems: list[str] = []
+    seen: set[tuple[str, int]] = set()
+    for row in rows:
+        try:
+            details = json.loads(row["details"])
+        except ValueError:
+            continue  # the chain check reports the altered entry
+        for r in (details.get("refs") or []) if isinstance(details, dict) else []:
+            try:
+                table, rid, digest = r["table"], int(r["id"]), r["sha256"]
+            except (KeyError, TypeError, ValueError):
+                problems.append(f"entry {row['seq']} ({row['action']}) has a malformed reference")
+                continue
+            seen.add((table, rid))
+            target = evidence.get(table, {}).get(rid)
+            where = f"entry {row['seq']} ({row['action']})"
+            if target is None:
+                problems.append(f"{where} refers to {table} row {rid}, which is missing (deleted)")
+            elif audit.row_digest(target) != digest:
+                problems.append(f"{table} row {rid} was altered after {where} recorded it")
+    for table, by_id in evidence.items():
+        for rid in sorted(set(by_id) - {i for t, i in seen if t == table}):
+            problems.append(f"{table} row {rid} is not in the audit log (added outside SynthCheck)")
+    return problems, len(seen)
+
+
+def _orphaned_log(conn: sqlite3.Connection, case_id: str) -> CaseCheck | None:
+    """A failed check when the case row is gone but its audit log is still there."""
+    n = conn.execute("SELECT COUNT(*) FROM audit WHERE case_id = ?", (case_id,)).fetchone()[0]
+    if not n:
+        return None
+    problem = (f"the case's own record was deleted, but its audit log of {n} entries remains "
+               "(the case was removed outside SynthCheck)")
+    return CaseCheck(case_id, False, n, 0, "", None, [problem], [], 0, 0, audit.now_utc())
+
+
+@dataclass
+class ReportAnchor:
+    """What a signed export pins about the log: the head it was built at and its own SHA-256."""
+
+    path: str
+    case_id: str | None
+    seq: int
+    hash: str
+    sha256: str
+    signature_problems: list[str] = field(default_factory=list)
+
+
+def report_anchor(path: str | Path) -> ReportAnchor:
+    """Read the audit head a signed case report recorded (and check its signature when possible)."""
+    data = Path(path).read_bytes()
+    try:
+        report = json.loads(data)
+        head = report["case"]["audit_head"]
+        seq, digest = int(head["seq"]), str(head["hash"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CaseError(f"{path} is not a SynthCheck case report (no case.audit_head).") from exc
+    problems: list[str] = []
+    try:
+        from ..signing import verify_report
+
+        problems = [f"report signature: {p}" for p in verify_report(path).problems]
+    except ImportError:
+        problems = ["the report's signature could not be checked (signing module unavailable)"]
+    return ReportAnchor(str(path), report["case"].get("id"), seq, digest,
+                        hashlib.sha256(data).hexdigest(), problems)
+
+
+def _anchor_problems(case_id: str, rows: list[sqlite3.Row], anchor: ReportAnchor
+                     ) -> tuple[list[str], int | None]:
+    """Problems when the log no longer holds the head a signed report recorded, or its export."""
+    name = Path(anchor.path).name
+    problems = list(anchor.signature_problems)
+    if anchor.case_id != case_id:
+        return problems + [f"{name} is a report of case {anchor.case_id!r}, not {case_id!r}"], None
+    row = next((r for r in rows if int(r["seq"]) == anchor.seq), None)
+    first = None
+    if row is None:
+        problems.append(f"the signed report {name} was built at entry {anchor.seq}, which is no longer "
+                        "in the log (entries were deleted)")
+        first = anchor.seq
+    elif row["hash"] != anchor.hash:
+        problems.append(f"entry {anchor.seq} differs from the one the signed report {name} recorded")
+        first = anchor.seq
+    exported = any(r["action"] == "export" and anchor.sha256 in r["details"] for r in rows)
+    if not exported:
+        problems.append(f"no export entry of the log names {name} (SHA-256 {anchor.sha256[:16]}...): "
+                        "the entry was deleted, or the file is not the exported one")
+    return problems, first
+
+
+def check_case(case_id: str, *, home: Path | None = None, blobs: bool = True,
+               anchors: Sequence[ReportAnchor] = ()) -> CaseCheck:
+    """Check a case without writing anything; ``anchors`` are signed reports to hold it against."""
+    with opened(home) as conn:
+        if conn.execute("SELECT 1 FROM cases WHERE id = ?", (case_id,)).fetchone() is None:
+            orphan = _orphaned_log(conn, case_id)
+            if orphan is not None:
+                return orphan
+        case = case_row(conn, case_id)
+        rows = audit.read_rows(conn, case_id)
+        chain = audit.verify_chain(case_id, rows, case["head_seq"], case["head_hash"])
+        evidence = _evidence_rows(conn, case_id)
+    ref_problems, n_rows = _check_refs(rows, evidence)
+    for anchor in anchors:
+        found, first = _anchor_problems(case_id, rows, anchor)
+        chain.problems += found
+        chain.ok = chain.ok and not found
+        if first is not None and (chain.first_broken_seq is None or first < chain.first_broken_seq):
+            chain.first_broken_seq = first
+    blob_problems: list[str] = []
+    if blobs:
+        store = BlobStore(home)
+        blob_problems = [p for p in (store.problem(r["sha256"]) for r in evidence["images"].values()) if p]
+    evidence_problems = ref_problems + blob_problems
+    ok = chain.ok and not evidence_problems
+    extra = len(evidence_problems) - MAX_PROBLEMS
+    listed = evidence_problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
+    return CaseCheck(case_id, ok, len(rows), chain.head_seq, chain.head_hash, chain.first_broken_seq,
+                     chain.problems[:MAX_PROBLEMS], listed, n_rows,
+                     len(evidence["images"]) if blobs else 0, audit.now_utc())
+
+
+def verify_case(case_id: str, *, home: Path | None = None, record: bool = True,
+                actor: str | None = None, reports: Sequence[str | Path] = ()) -> CaseCheck:
+    """:func:`check_case` (against signed ``reports`` too), then (``record``) log the outcome."""
+    result = check_case(case_id, home=home, anchors=[report_anchor(p) for p in reports])
+    if record and result.head_hash:  # (nothing to append to when the case row itself is gone)
+        with opened(home) as conn, transaction(conn):
+            audit.append(conn, case_id, "verify", {
+                "ok": result.ok, "first_broken_seq": result.first_broken_seq,
+                "n_entries_checked": result.n_entries, "head_hash_checked": result.head_hash,
+                "n_problems": len(result.problems), "problems": result.problems[:20]}, actor)
+    return result

@@ -1,0 +1,325 @@
+"""Evidence intake: turn files, folders, ZIP archives and uploads into candidate images.
+
+Nothing here touches the case database: :func:`iter_intake` yields a :class:`Candidate` (name,
+source, bytes) per image to store or a :class:`Rejection` with a one-sentence reason, and never
+raises for one bad input. ZIP archives are read in memory, never extracted; each entry is
+checked for an unsafe name (absolute, drive letter, ``..``), symbolic links, encryption, nested
+archives, declared and actual size, compression ratio (ZIP bombs) and the count and total-size
+limits of the intake. Folders are walked recursively, hidden files and folders skipped,
+symbolic links refused (they may point outside the folder).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from ..data import IMAGE_EXTENSIONS
+from ..imageio import DEFAULT_MAX_BYTES
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+READ_CHUNK = 1 << 20
+
+Source = str | os.PathLike | tuple[str, bytes]
+
+
+@dataclass
+class IntakeLimits:
+    """Limits of one intake (all sources together)."""
+
+    max_files: int = 10_000  # images taken in one intake
+    max_file_bytes: int = DEFAULT_MAX_BYTES  # per image (also per ZIP entry, uncompressed)
+    max_total_bytes: int = 4 * 1024**3  # all images of the intake, uncompressed
+    max_ratio: float = 100.0  # uncompressed / compressed size of a ZIP entry above this: a bomb
+    max_zip_members: int = 100_000  # entries a ZIP may list before it is refused outright
+
+
+@dataclass
+class Candidate:
+    """An input that may be an image: stored if :func:`synthcheck.imageio.load_image` accepts it."""
+
+    name: str  # original name: path inside the folder or ZIP, or the file's own name
+    source: str  # where it came from: file:/..., folder:/..., zip:/..., upload:...
+    data: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Rejection:
+    """An input refused at intake and why (one sentence)."""
+
+    name: str
+    source: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "source": self.source, "reason": self.reason}
+
+
+@dataclass
+class _Budget:
+    """Running totals of one intake, shared by all its sources."""
+
+    limits: IntakeLimits
+    files: int = 0
+    bytes: int = 0
+    over_count: int = 0  # inputs refused because the file-count limit was reached
+    hidden: int = 0  # hidden files skipped
+    quiet: bool = False  # the last refusal repeats the count limit: summarised at the end
+
+    def refuse(self, size: int) -> str | None:
+        """Why an input of ``size`` bytes cannot be taken now, or None (then it is counted)."""
+        lim = self.limits
+        self.quiet = False
+        if self.files >= lim.max_files:
+            self.over_count += 1
+            self.quiet = self.over_count > 1
+            return f"over the limit of {lim.max_files} files per intake; skipped."
+        if size > lim.max_file_bytes:
+            return (f"{size / 2**20:.1f} MB is over the {lim.max_file_bytes / 2**20:g} MB "
+                    "per-file limit; skipped.")
+        if self.bytes + size > lim.max_total_bytes:
+            return f"the intake would exceed {lim.max_total_bytes / 2**20:g} MB in total; skipped."
+        self.files += 1
+        self.bytes += size
+        return None
+
+
+def unsafe_name_reason(raw: str) -> str | None:
+    """Why a ZIP entry name is unsafe (absolute, drive letter, UNC, ``..``, NUL), or None."""
+    name = raw.replace("\\", "/")
+    if "\x00" in name:
+        return "name contains a NUL byte"
+    if name.startswith("/"):
+        return "absolute path"
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        return "drive-letter path"
+    if any(part == ".." for part in name.split("/")):
+        return "path climbs out of the archive with '..'"
+    if not clean_name(name):
+        return "empty name"
+    return None
+
+
+def clean_name(name: str) -> str:
+    """A ZIP name as a normalised relative POSIX path (no ``.`` or empty parts)."""
+    return "/".join(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "/"))
+
+
+def _is_hidden(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return any(p.startswith(".") for p in parts) or (bool(parts) and parts[0] == "__MACOSX")
+
+
+def _is_image_name(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _is_zip_name(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() == ".zip"
+
+
+def _utc(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- ZIP archives -------------------------------------------------------------------------
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: IntakeLimits) -> bytes | str:
+    """The entry's bytes, or why not: reads in chunks and stops as soon as a limit is passed."""
+    cap = min(limits.max_file_bytes, int(max(info.compress_size, 1) * limits.max_ratio))
+    out = bytearray()
+    try:
+        with zf.open(info) as member:
+            while block := member.read(READ_CHUNK):
+                out += block
+                if len(out) > info.file_size:
+                    return "decompresses to more bytes than its header declares (ZIP bomb?); skipped."
+                if len(out) > cap:
+                    return "decompresses past the size or compression-ratio limit (ZIP bomb?); skipped."
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, NotImplementedError) as exc:
+        detail = str(exc) or type(exc).__name__
+        return f"cannot be read from the ZIP ({detail}); skipped."
+    return bytes(out)
+
+
+def iter_zip(archive: bytes | str | os.PathLike | BinaryIO, source: str,
+             budget: _Budget) -> Iterator[Candidate | Rejection]:
+    """Candidates and rejections for the entries of one ZIP archive."""
+    limits = budget.limits
+    fobj = io.BytesIO(archive) if isinstance(archive, (bytes, bytearray)) else archive
+    try:
+        zf = zipfile.ZipFile(fobj)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        yield Rejection(source.split(":", 1)[-1], source,
+                        f"not a valid ZIP archive ({exc or type(exc).__name__}); nothing taken from it.")
+        return
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_zip_members:
+            yield Rejection(source.split(":", 1)[-1], source,
+                            f"the ZIP lists {len(infos):,} entries, over the limit of "
+                            f"{limits.max_zip_members:,}; nothing taken from it.")
+            return
+        for info in infos:
+            raw = info.filename
+            if info.is_dir():
+                continue
+            why = unsafe_name_reason(raw)
+            if why:
+                yield Rejection(raw, source, f"unsafe path inside the ZIP ({why}); skipped.")
+                continue
+            name = clean_name(raw)
+            if _is_hidden(name):
+                budget.hidden += 1
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                yield Rejection(name, source, "symbolic link inside the ZIP; skipped.")
+                continue
+            if info.flag_bits & 0x1:
+                yield Rejection(name, source, "encrypted ZIP entry; skipped.")
+                continue
+            if _is_zip_name(name):
+                yield Rejection(name, source, "ZIP archive inside the ZIP; extract it and add it "
+                                              "on its own.")
+                continue
+            if not _is_image_name(name):
+                yield Rejection(name, source, f"not an image file type "
+                                              f"({PurePosixPath(name).suffix or 'no extension'}); skipped.")
+                continue
+            ratio = info.file_size / info.compress_size if info.compress_size else (
+                float("inf") if info.file_size else 0.0)
+            if ratio > limits.max_ratio:
+                yield Rejection(name, source, f"compression ratio {ratio:.0f}:1 is over the limit of "
+                                              f"{limits.max_ratio:g}:1 (ZIP bomb?); skipped.")
+                continue
+            why = budget.refuse(info.file_size)
+            if why:
+                if not budget.quiet:
+                    yield Rejection(name, source, why)
+                continue
+            data = _read_member(zf, info, limits)
+            if isinstance(data, str):
+                yield Rejection(name, source, data)
+                continue
+            y, mo, d, h, mi, sec = info.date_time
+            yield Candidate(name, source, data, {"zip_date": f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}",
+                                                 "zip_crc32": f"{info.CRC:08x}"})
+
+
+# -- files and folders --------------------------------------------------------------------
+def _file_candidate(path: Path, name: str, source: str, budget: _Budget
+                    ) -> Candidate | Rejection | None:
+    """The file's bytes, a rejection, or None (refused quietly: past the count limit again)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return Rejection(name, source, f"cannot be read ({exc.strerror or exc}); skipped.")
+    why = budget.refuse(st.st_size)
+    if why:
+        return None if budget.quiet else Rejection(name, source, why)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Rejection(name, source, f"cannot be read ({exc.strerror or exc}); skipped.")
+    return Candidate(name, source, data, {"mtime_utc": _utc(st.st_mtime), "size": st.st_size})
+
+
+def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
+    """Images under ``root`` (recursively, sorted, hidden entries skipped, links refused)."""
+    base = root.resolve()
+    source = f"folder:{base}"
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                budget.hidden += 1
+            elif (here / d).is_symlink():
+                yield Rejection((here / d).relative_to(base).as_posix(), source,
+                                "symbolic link to a folder; not followed.")
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            path = here / f
+            rel = path.relative_to(base).as_posix()
+            if f.startswith("."):
+                budget.hidden += 1
+            elif path.is_symlink():
+                yield Rejection(rel, source, "symbolic link; not followed (it may point outside "
+                                             "the folder).")
+            elif _is_zip_name(f):
+                yield from iter_zip(path, f"zip:{path}", budget)
+            elif not _is_image_name(f):
+                yield Rejection(rel, source, f"not an image file type ({path.suffix or 'no extension'}); "
+                                             "skipped.")
+            elif (item := _file_candidate(path, rel, source, budget)) is not None:
+                yield item
+
+
+def _path_items(path: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
+    shown = str(path)
+    if path.is_dir():
+        yield from iter_folder(path, budget)
+    elif not path.exists():
+        yield Rejection(shown, f"file:{shown}", "no such file or folder.")
+    elif _is_zip_name(path.name) or _starts_with_zip_magic(path):
+        yield from iter_zip(path, f"zip:{path.resolve()}", budget)
+    elif (item := _file_candidate(path, path.name, f"file:{path.resolve()}", budget)) is not None:
+        yield item
+
+
+def _starts_with_zip_magic(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in ZIP_MAGIC
+    except OSError:
+        return False
+
+
+def _upload_items(name: str, data: bytes, budget: _Budget) -> Iterator[Candidate | Rejection]:
+    if _is_zip_name(name) or data[:4] in ZIP_MAGIC:
+        yield from iter_zip(bytes(data), f"upload:{name}", budget)
+        return
+    why = budget.refuse(len(data))
+    if why:
+        if not budget.quiet:
+            yield Rejection(name, "upload", why)
+    else:
+        yield Candidate(PurePosixPath(name.replace("\\", "/")).name or "upload", "upload", bytes(data),
+                        {"size": len(data)})
+
+
+@dataclass
+class IntakeStats:
+    """What was skipped without a per-file rejection row (hidden files, files past the limit)."""
+
+    hidden_skipped: int = 0
+    over_limit: int = 0
+
+
+def iter_intake(sources: Iterable[Source], limits: IntakeLimits | None = None,
+                stats: IntakeStats | None = None) -> Iterator[Candidate | Rejection]:
+    """Candidates and rejections for paths (files, folders, ZIPs) and ``(name, bytes)`` uploads.
+
+    ``stats`` (optional) is filled with the counts that have no row of their own.
+    """
+    budget = _Budget(limits or IntakeLimits())
+    for src in sources:
+        if isinstance(src, tuple):
+            yield from _upload_items(str(src[0]), src[1], budget)
+        else:
+            yield from _path_items(Path(src).expanduser(), budget)
+    if budget.over_count > 1:
+        yield Rejection(f"({budget.over_count - 1} more)", "intake",
+                        f"{budget.over_count} inputs in all were over the limit of "
+                        f"{budget.limits.max_files} files per intake; skipped.")
+    if stats is not None:
+        stats.hidden_skipped, stats.over_limit = budget.hidden, budget.over_count

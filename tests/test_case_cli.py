@@ -1,0 +1,164 @@
+"""``synthcheck case`` end to end: new -> add folder + ZIP -> analyze -> show -> export -> verify."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthcheck.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def png(seed: int) -> bytes:
+    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def evidence(tmp_path) -> tuple[Path, Path]:
+    folder = tmp_path / "photos"
+    (folder / "day2").mkdir(parents=True)
+    (folder / "a.png").write_bytes(png(1))
+    (folder / "day2" / "b.png").write_bytes(png(2))
+    archive = tmp_path / "phone.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("DCIM/c.png", png(3))
+        zf.writestr("DCIM/copy-of-a.png", png(1))
+    return folder, archive
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(["case", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return rc, out, err
+
+
+def run_json(capsys, *argv: str):
+    rc, out, err = run(capsys, *argv, "--json")
+    return rc, json.loads(out), err
+
+
+def test_case_cli_end_to_end(home, evidence, tmp_path, capsys) -> None:
+    folder, archive = evidence
+    rc, case, _ = run_json(capsys, "new", "Harbour fire", "--tag", "press", "--notes", "from the desk",
+                           "--actor", "alice")
+    assert rc == 0 and case["title"] == "Harbour fire" and case["tags"] == ["press"]
+    cid = case["id"]
+
+    rc, added, _ = run_json(capsys, "add", cid, str(folder), str(archive))
+    assert rc == 0
+    assert sorted(a["name"] for a in added["added"]) == ["DCIM/c.png", "a.png", "day2/b.png"]
+    assert [(d["name"], d["duplicate_of"]) for d in added["duplicates"]] == [("DCIM/copy-of-a.png", "a.png")]
+
+    rc, res, err = run_json(capsys, "analyze", cid)
+    assert rc == 0 and "analysed: 3/3" in err
+    assert res["n_analysed"] == 3 and res["control_run"]["ok"] is True
+    assert {r["path"] for r in res["records"]} == {"a.png", "day2/b.png", "DCIM/c.png"}
+    assert all(r["verdict"] in ("REAL", "FAKE") and 0 <= r["p_fake"] <= 1 for r in res["records"])
+
+    rc, _, _ = run(capsys, "note", cid, "b came by e-mail", "--image", "day2/b.png")
+    assert rc == 0
+    rc, tags, _ = run_json(capsys, "tag", cid, "urgent")
+    assert tags["tags"] == ["press", "urgent"]
+
+    rc, shown, _ = run_json(capsys, "show", cid)
+    assert rc == 0 and shown["n_analysed"] == 3 and shown["control_run"]["ok"] is True
+    b = next(im for im in shown["images"] if im["name"] == "day2/b.png")
+    assert b["notes"][0]["text"] == "b came by e-mail"
+    assert b["analysis"]["record"]["sha256"] == hashlib.sha256(png(2)).hexdigest()
+    rc, text, _ = run(capsys, "show", cid, "--audit")
+    assert "control run: passed" in text and "day2/b.png" in text and "image_duplicate" in text
+    head_before = shown["audit_head"]
+
+    out = tmp_path / "out"
+    rc, exp, err = run_json(capsys, "export", cid, "--out", str(out), "--methods", "none", "--with-images")
+    assert rc == 0 and exp["signed"] is True
+    report = json.loads((out / "report.json").read_text())
+    assert report["case"]["id"] == cid and report["case"]["audit_head"] == head_before
+    assert report["case"]["tags"] == ["press", "urgent"]
+    assert report["case"]["control_run"]["ok"] is True
+    assert {im["input"]["path"] for im in report["images"]} == {"a.png", "day2/b.png", "DCIM/c.png"}
+    for kind in ("json", "html", "pdf"):
+        assert (out / f"report.{kind}").is_file()
+    assert exp["files"]["json"]["sha256"] == hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
+    from synthcheck.signing import verify_report
+
+    check = verify_report(out / "report.json", images_dir=out / "images")
+    assert check.ok, check.problems
+
+    rc, log, _ = run_json(capsys, "log", cid)
+    assert log[-1]["action"] == "export" and log[-1]["details"]["files"]["json"]["sha256"] == \
+        exp["files"]["json"]["sha256"]
+    assert log[0]["actor"] == "alice"
+
+    rc, text, _ = run(capsys, "verify", cid)
+    assert rc == 0 and "intact" in text
+    rc, listed, _ = run_json(capsys, "list")
+    assert [r["id"] for r in listed] == [cid] and listed[0]["n_images"] == 3
+
+    rc, text, _ = run(capsys, "verify", cid, "--report", str(out / "report.json"))
+    assert rc == 0 and "intact" in text
+
+    # A careful attacker deletes the tail (the export entry) and rewrites the head kept in the case
+    # row: the log alone cannot tell, the signed report can.
+    conn = sqlite3.connect(home / "cases.sqlite3", isolation_level=None)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    seq = exp["audit_seq"]
+    conn.execute("DELETE FROM audit WHERE seq >= ?", (seq,))
+    prev = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
+    conn.execute("UPDATE cases SET head_seq = ?, head_hash = ?", (seq - 1, prev))
+    rc, _, _ = run(capsys, "verify", cid, "--no-record")
+    assert rc == 0  # undetectable from the database alone
+    rc, text, _ = run(capsys, "verify", cid, "--no-record", "--report", str(out / "report.json"))
+    assert rc == 1 and "no export entry of the log names report.json" in text
+
+    conn.execute("DELETE FROM audit WHERE seq = 4")
+    conn.close()
+    rc, text, _ = run(capsys, "verify", cid)
+    assert rc == 1
+    assert "TAMPERING DETECTED - first broken entry: 4" in text and "entry 4 missing" in text
+    rc, res, _ = run_json(capsys, "verify", cid, "--no-record")
+    assert rc == 1 and res["ok"] is False and res["first_broken_seq"] == 4
+
+
+def test_case_cli_bad_input_exit_codes(home, tmp_path, capsys) -> None:
+    rc, _, err = run(capsys, "show", "nope")
+    assert rc == 2 and "no case 'nope'" in err
+    rc, _, err = run(capsys, "new", "   ")
+    assert rc == 2 and "title is empty" in err
+    rc, case, _ = run_json(capsys, "new", "X", "--id", "x-1")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    rc, out, err = run(capsys, "add", "x-1", str(tmp_path / "bad.png"), str(tmp_path / "missing"))
+    assert rc == 2
+    assert "REJECTED   bad.png: not a recognised image file." in err
+    assert "missing: no such file or folder" in err
+    assert "0 added" in out
+    rc, _, err = run(capsys, "note", "x-1", "hi", "--image", "nothing.png")
+    assert rc == 2 and "has no image 'nothing.png'" in err
+    rc, _, err = run(capsys, "export", "x-1", "--out", str(tmp_path / "o"))
+    assert rc == 2 and "no images" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["case", "frobnicate"])
+    assert exc.value.code == 2
+    capsys.readouterr()
+
+
+def test_case_cli_subprocess_never_prints_a_traceback(home) -> None:
+    p = subprocess.run([sys.executable, "-m", "synthcheck", "case", "verify", "missing-case"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "no case" in p.stderr
