@@ -20,7 +20,8 @@ SMALL_FACTOR = 0.5  # shortest side below this multiple of the input size => muc
 MAX_ASPECT = 1.5  # long side / short side above this => squashed noticeably
 MAX_COLOURS = 64  # this few distinct colours => a graphic, not a photo
 MAX_FLAT_FRACTION = 0.5  # more than this share of pixels in exactly flat areas => graphic
-_ANALYSIS_SIDE = 512  # colour statistics on at most this many pixels per side (nearest)
+_ANALYSIS_SIDE = 256  # colour statistics on at most this many pixels per side (nearest)
+_COUNT_LIMIT = 256  # distinct colours are counted exactly up to this many
 
 
 @dataclass
@@ -35,20 +36,25 @@ class DomainCheck:
         return {"in_domain": self.in_domain, "reasons": list(self.reasons), "stats": dict(self.stats)}
 
 
-def colour_stats(image: Image.Image) -> tuple[int, float]:
-    """(distinct colours, share of pixels whose right and lower neighbours are identical)."""
-    img = image.convert("RGB")
+def colour_stats(image: Image.Image) -> tuple[int | None, float]:
+    """(distinct colours, or None when above ``_COUNT_LIMIT``; share of pixels whose right and
+    lower neighbours are identical), on a nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px.
+
+    Pillow's ``getcolors`` stops as soon as the limit is passed, so a photo costs microseconds
+    where counting every colour exactly (``np.unique``) cost ~20 ms on a 600x400 upload.
+    """
+    img = image if image.mode == "RGB" else image.convert("RGB")
     if max(img.size) > _ANALYSIS_SIDE:
         scale = _ANALYSIS_SIDE / max(img.size)
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
                          Image.Resampling.NEAREST)
+    colours = img.getcolors(_COUNT_LIMIT)
+    n_colours = len(colours) if colours is not None else None
     a = np.asarray(img, dtype=np.uint8)
-    packed = (a[..., 0].astype(np.uint32) << 16) | (a[..., 1].astype(np.uint32) << 8) | a[..., 2]
-    n_colours = int(np.unique(packed).size)
-    if packed.shape[0] < 2 or packed.shape[1] < 2:
+    if a.shape[0] < 2 or a.shape[1] < 2:
         return n_colours, 0.0
-    same_right = packed[:-1, 1:] == packed[:-1, :-1]
-    same_down = packed[1:, :-1] == packed[:-1, :-1]
+    same_right = (a[:-1, 1:] == a[:-1, :-1]).all(2)
+    same_down = (a[1:, :-1] == a[:-1, :-1]).all(2)
     return n_colours, float(np.mean(same_right & same_down))
 
 
@@ -70,12 +76,13 @@ def check_domain(loaded: LoadedImage, detector: Any = None, *, input_size: int |
                        f"before analysis, unlike the square training images.")
     n_colours, flat = colour_stats(loaded.image)
     if w * h >= 256:
-        if n_colours <= MAX_COLOURS:
+        if n_colours is not None and n_colours <= MAX_COLOURS:
             reasons.append(f"The image has only {n_colours} distinct colours, which suggests a "
                            f"graphic, logo or screenshot rather than a photograph.")
         elif flat > MAX_FLAT_FRACTION:
             reasons.append(f"{flat:.0%} of the image is perfectly flat colour, which suggests a "
                            f"screenshot or graphic rather than a photograph.")
+    # colours: None means more than _COUNT_LIMIT distinct colours (a photo, not a graphic)
     stats = {"width": w, "height": h, "input_size": size, "aspect": round(aspect, 3),
              "colours": n_colours, "flat_fraction": round(flat, 4)}
     return DomainCheck(not reasons, reasons, stats)

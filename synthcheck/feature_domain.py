@@ -33,7 +33,8 @@ def logits_and_features(model: nn.Module, arrays: np.ndarray, mean, std,
 
     ``classifier`` is the layer whose input is the feature vector (found when not given).
     """
-    model.eval()
+    if model.training:  # a Detector's model is in eval mode already; eval() walks every module
+        model.eval()
     grabbed: list[torch.Tensor] = []
     layer = classifier if classifier is not None else last_linear(model)
     handle = layer.register_forward_pre_hook(lambda m, args: grabbed.append(args[0].detach()))
