@@ -228,6 +228,26 @@ def _gradcam(detector: Detector, loaded: Any, target: str) -> tuple[np.ndarray |
         return None, f"Grad-CAM failed ({type(exc).__name__}: {exc})"
 
 
+def tile_view(model: LoadedModel, loaded: Any) -> tuple[Any, np.ndarray] | None:
+    """(TileGrid, heat-grid picture) for an image of at least two patches a side, else None.
+
+    Cached per (checkpoint, image bytes) for all sessions, like Grad-CAM.
+    """
+    if max(loaded.width, loaded.height) < 2 * model.detector.input_size:
+        return None
+    return _tile_view_cached(model.path, model.load_id, loaded.sha256 or str(id(loaded)),
+                             model.detector, loaded)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _tile_view_cached(ckpt: str, load_id: int, sha: str, _detector: Detector,
+                      _loaded: Any) -> tuple[Any, np.ndarray] | None:
+    from synthcheck.tiles import tile_grid, tile_overlay
+
+    grid = tile_grid(_detector, _loaded)
+    return None if grid is None else (grid, tile_overlay(_loaded.image, grid))
+
+
 def enlarge(arr: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     """Nearest-neighbour enlargement of a small HxWx3 array so pixels stay visible."""
     k = max(1, side // max(arr.shape[:2]))

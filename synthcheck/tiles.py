@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from .imageio import LoadedImage
 
@@ -65,3 +66,43 @@ def tile_grid(detector, image: LoadedImage, max_grid: int = 16) -> TileGrid | No
     p = np.array([v.p_fake for v in verdicts], dtype=np.float64).reshape(len(tops), len(lefts))
     boxes = [(left, t, left + tile, t + tile) for t in tops for left in lefts]
     return TileGrid(len(tops), len(lefts), tile, p, boxes)
+
+
+def _cell_edges(starts: list[int], tile: int, length: int) -> list[int]:
+    """Cell borders halfway between neighbouring patch centres, so the cells cover the image."""
+    centres = [s + tile / 2 for s in starts]
+    mids = [round((a + b) / 2) for a, b in zip(centres, centres[1:], strict=False)]
+    return [0, *mids, length]
+
+
+def heat_colour(p: float) -> tuple[int, int, int]:
+    """Blue (p_fake 0, real) through white (0.5) to red (1, synthetic)."""
+    p = min(1.0, max(0.0, float(p)))
+    if p < 0.5:
+        t = p / 0.5
+        return round(40 + 215 * t), round(90 + 165 * t), 255
+    t = (p - 0.5) / 0.5
+    return 255, round(255 - 205 * t), round(255 - 215 * t)
+
+
+def tile_overlay(image: Image.Image, grid: TileGrid, max_side: int = 640, alpha: float = 0.45) -> np.ndarray:
+    """The image (shrunk for display) under a heat grid of tile p_fake; each scored patch outlined."""
+    w, h = image.size
+    scale = min(1.0, max_side / max(w, h))
+    base = image.convert("RGB").resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                       Image.Resampling.BILINEAR)
+    layer = Image.new("RGB", base.size)
+    draw = ImageDraw.Draw(layer)
+    tops = sorted({b[1] for b in grid.boxes})
+    lefts = sorted({b[0] for b in grid.boxes})
+    ys, xs = _cell_edges(tops, grid.tile, h), _cell_edges(lefts, grid.tile, w)
+    for r in range(grid.rows):
+        for c in range(grid.cols):
+            box = [xs[c] * scale, ys[r] * scale, xs[c + 1] * scale - 1, ys[r + 1] * scale - 1]
+            draw.rectangle(box, fill=heat_colour(grid.p_fake[r, c]))
+    out = Image.blend(base, layer, alpha)
+    outline = ImageDraw.Draw(out)
+    for left, top, right, bottom in grid.boxes:
+        outline.rectangle([left * scale, top * scale, right * scale - 1, bottom * scale - 1],
+                          outline=(20, 20, 20))
+    return np.asarray(out)

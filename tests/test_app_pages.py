@@ -147,6 +147,33 @@ def test_out_of_domain_warning_exif_and_gradcam() -> None:
     assert n_images >= 2 or any("unavailable" in i.value for i in at.info)  # input + Grad-CAM
 
 
+def test_large_image_shows_native_tile_grid_and_small_one_does_not() -> None:
+    big = _encode(_img(4, (320, 200)), "PNG")
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(
+        [("big.png", big, "image/png"), ("small.png", _encode(_img(5), "PNG"), "image/png")]).run()
+    _no_exception(at)
+    grids = [e for e in at.expander if e.label.startswith("Tile grid")]
+    assert len(grids) == 1 and "6 x 10 patches" in grids[0].label  # 200 x 320 px: 6 x 10 patches
+    captions = [c for i in at.get("image") for c in i.captions if "patch taken" in c]
+    assert len(captions) == 1 and "Mean" in captions[0]
+
+
+def test_analyze_shows_provenance_signals_beside_the_verdict() -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a harbour on fire\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, "
+                                "Model: v1-5-pruned")
+    tagged = _encode(_img(6), "PNG", pnginfo=info)
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(("sd.png", tagged, "image/png")).run()
+    _no_exception(at)
+    exp = [e for e in at.expander if e.label.startswith("Provenance")]
+    assert len(exp) == 1 and "signal" in exp[0].label
+    assert len(at.dataframe) >= 1 and "png_text" in at.dataframe[0].value.to_string()
+
+
 def test_bad_checkpoint_path_shows_error() -> None:
     at = _app().run()
     at.sidebar.selectbox(key="ckpt_choice").set_value("Other path…")

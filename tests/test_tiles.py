@@ -48,3 +48,17 @@ def test_grid_follows_content_and_uses_native_pixels():
 
 def test_small_images_have_no_grid(default_detector):
     assert tile_grid(default_detector, load_image(np.zeros((40, 40, 3), np.uint8))) is None
+
+
+def test_tile_overlay_colours_follow_the_grid():
+    from synthcheck.tiles import heat_colour, tile_overlay
+
+    arr = np.zeros((200, 400, 3), np.uint8)
+    arr[:, :200, 0] = 255  # left half red -> p_fake 1 from the stand-in detector
+    img = load_image(arr)
+    grid = tile_grid(_LeftIsFake(), img)
+    pic = tile_overlay(img.image, grid, max_side=200)
+    assert pic.shape == (100, 200, 3)
+    left, right = pic[:, :80].reshape(-1, 3).mean(0), pic[:, 120:].reshape(-1, 3).mean(0)
+    assert left[0] > left[2] and right[2] > right[0]  # red cells left, blue cells right
+    assert heat_colour(0.0)[2] == 255 and heat_colour(1.0)[0] == 255 and heat_colour(0.5) == (255, 255, 255)
