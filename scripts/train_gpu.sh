@@ -3,16 +3,7 @@
 # Needs the two CIFAKE archives in .data/ (cp ../shared/cifake/*.tar.xz .data/). Writes runs/ and
 # packs metrics, histories, logs and the small checkpoints into $OUT/runs.tar.gz.
 # QUICK=1 runs the same pipeline for one epoch on 2,000 images (a CPU smoke test of the script).
-set -uo pipefail
-OUT=${OUT:-runs/out}; R=runs; DATA=${DATA:-/tmp/cifake}
-mkdir -p "$OUT" "$R" "$DATA"
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 SYNTHCHECK_CACHE=${SYNTHCHECK_CACHE:-/tmp/sc-cache}
-PY=${PY:-python3}
-t0=$(date +%s)
-[ -d "$DATA/train" ] || { tar -xJf .data/train.tar.xz -C "$DATA" & tar -xJf .data/test.tar.xz -C "$DATA" & wait; }
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
-$PY -c "from synthcheck.data import load_split; [load_split('$DATA', s, 32) for s in ('train', 'test')]"
-echo "data ready after $(( $(date +%s) - t0 )) s" | tee -a "$R/timeline.txt"
+source "$(dirname "$0")/gpu_common.sh"
 if [ "${QUICK:-0}" = 1 ]; then
   E_T=1; E_S=1; EXTRA="--max-train-images 2000"
 else
@@ -21,7 +12,6 @@ else
     --models synthcnn,resnet18_32,timm_resnet18,vgg_cifake > "$R/throughput_gpu.txt" 2>&1
 fi
 common="--data $DATA --no-progress --patience 0 --batch-size 512 $EXTRA"
-run() { local name=$1 limit=$2; shift 2; timeout "$limit" $PY train.py $common --out "$R/$name" "$@" > "$R/$name.log" 2>&1; echo "$name rc=$? at $(( $(date +%s) - t0 )) s" >> "$R/timeline.txt"; }
 run teacher 240 --model resnet18_32 --epochs $E_T --lr 2e-3 &
 pid_teacher=$!
 run s_crop2 300 --model synthcnn --epochs $E_S --crop-padding 2 &

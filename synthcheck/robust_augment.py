@@ -47,8 +47,10 @@ class RobustAugmentCfg:
 
     jpeg_p: float = 0.0  # re-encode as JPEG ...
     jpeg_quality: tuple[int, int] = (30, 95)  # ... at a quality drawn uniformly from this range
-    resize_p: float = 0.0  # shrink and enlarge back ...
-    resize_scale: tuple[float, float] = (0.35, 0.9)  # ... by a factor from this range
+    resize_p: float = 0.0  # resize round trip: shrink and enlarge back, or enlarge and shrink ...
+    resize_scale: tuple[float, float] = (0.35, 0.9)  # ... shrinking by a factor from this range
+    resize_up_share: float = 0.5  # ... or, for this share of them, enlarging first ...
+    resize_up_scale: tuple[float, float] = (1.5, 4.0)  # ... by a factor from this range
     resize_kernels: tuple[str, ...] = RESIZE_KERNELS  # ... with a random kernel each way
     blur_p: float = 0.0  # Gaussian blur ...
     blur_sigma: tuple[float, float] = (0.3, 1.5)  # ... sigma in pixels
@@ -70,7 +72,7 @@ class RobustAugmentCfg:
     @classmethod
     def from_train_config(cls, cfg: object) -> RobustAugmentCfg:
         """From ``TrainConfig``'s flat fields ``aug_jpeg_p``, ``aug_resize_p``, ``aug_blur_p``,
-        ``aug_noise_p``, ``adv_train`` (none|fgsm|pgd), ``adv_eps`` and, if present,
+        ``aug_noise_p``, ``aug_resize_up_share``, ``adv_train`` (none|fgsm|pgd), ``adv_eps`` and, if present,
         ``adv_steps`` / ``adv_fraction``; absent fields keep the defaults (off)."""
         d = cls()
 
@@ -79,6 +81,7 @@ class RobustAugmentCfg:
             return default if value is None else type(default)(value)
 
         return cls(jpeg_p=get("aug_jpeg_p", d.jpeg_p), resize_p=get("aug_resize_p", d.resize_p),
+                   resize_up_share=get("aug_resize_up_share", d.resize_up_share),
                    blur_p=get("aug_blur_p", d.blur_p), noise_p=get("aug_noise_p", d.noise_p),
                    adv=get("adv_train", d.adv), adv_eps=get("adv_eps", d.adv_eps),
                    adv_steps=get("adv_steps", d.adv_steps),
@@ -92,6 +95,10 @@ class RobustAugmentCfg:
             raise ValueError("jpeg_quality must be a range within 1..100")
         if not 0 < self.resize_scale[0] <= self.resize_scale[1] <= 1:
             raise ValueError("resize_scale must be a range within (0, 1]")
+        if not 1 <= self.resize_up_scale[0] <= self.resize_up_scale[1] <= 8:
+            raise ValueError("resize_up_scale must be a range within [1, 8]")
+        if not 0.0 <= self.resize_up_share <= 1.0:
+            raise ValueError("resize_up_share must be in [0, 1]")
         if unknown := set(self.resize_kernels) - set(RESIZE_KERNELS):
             raise ValueError(f"unknown resize kernels {sorted(unknown)}; use {RESIZE_KERNELS}")
         if self.adv not in ("none", "fgsm", "pgd"):
@@ -110,19 +117,52 @@ def _to_u8_nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """Encode and decode every image as JPEG (4:2:0, libjpeg, same bytes as Pillow)."""
+_JPEG_CHUNK = 256  # images per encode/decode call when spread over threads
+_NVJPEG_OK = [True]  # flips to False after the first failed GPU encode
+
+
+def _jpeg_cpu(chw: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
     from torchvision.io import decode_jpeg, encode_jpeg
 
+    return decode_jpeg(encode_jpeg(chw, quality=quality))
+
+
+def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode and decode every image as JPEG (4:2:0; libjpeg on the CPU, same bytes as Pillow).
+
+    Large batches are split over a thread pool (libjpeg releases the GIL), so the augmentation
+    keeps up with a GPU training loop on a many-core host.
+    """
     if len(x) == 0:
         return x
+    q = int(quality)
+    if x.is_cuda and _NVJPEG_OK[0]:
+        try:  # nvJPEG: encode and decode on the GPU, no host round trip
+            from torchvision.io import decode_jpeg, encode_jpeg
+
+            enc = encode_jpeg(list(x.permute(0, 3, 1, 2).contiguous()), quality=q)
+            out = decode_jpeg([e.cpu() for e in enc], device=x.device)  # decoder takes host bytes
+            return torch.stack(out).permute(0, 2, 3, 1).contiguous()
+        except (RuntimeError, TypeError, ValueError, NotImplementedError):
+            _NVJPEG_OK[0] = False  # this build has no GPU JPEG: the CPU path from now on
     chw = list(x.permute(0, 3, 1, 2).contiguous().cpu())
-    out = decode_jpeg(encode_jpeg(chw, quality=int(quality)))
+    if len(chw) <= _JPEG_CHUNK:
+        out = _jpeg_cpu(chw, q)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        chunks = [chw[i:i + _JPEG_CHUNK] for i in range(0, len(chw), _JPEG_CHUNK)]
+        with ThreadPoolExecutor(max_workers=min(len(chunks), torch.get_num_threads())) as pool:
+            out = [im for part in pool.map(lambda c: _jpeg_cpu(c, q), chunks) for im in part]
     return torch.stack(out).permute(0, 2, 3, 1).contiguous().to(x.device)
 
 
 def resize_roundtrip(x: torch.Tensor, scale: float, down: str = "area", up: str = "bicubic") -> torch.Tensor:
-    """Shrink by ``scale`` with kernel ``down`` and enlarge back to the original size with ``up``."""
+    """Resize by ``scale`` with kernel ``down``, then back to the original size with ``up``.
+
+    ``scale < 1`` shrinks first (a thumbnail enlarged again); ``scale > 1`` enlarges first (an
+    upscaled copy shrunk back, e.g. 32 -> 128 -> 32 px in an upload pipeline).
+    """
     if len(x) == 0:
         return x
     h, w = x.shape[1:3]
@@ -191,15 +231,21 @@ def apply(x: torch.Tensor, cfg: RobustAugmentCfg, generator: torch.Generator | N
         return (torch.rand(n, generator=g) < p).nonzero().flatten() if p > 0 else torch.zeros(0, dtype=torch.long)
 
     if len(idx := chosen(cfg.resize_p)):
-        scales = _buckets(_uniform(len(idx), *cfg.resize_scale, g), *cfg.resize_scale, cfg.groups)
+        enlarge = torch.rand(len(idx), generator=g) < cfg.resize_up_share
+        scales = torch.where(
+            enlarge, _buckets(_uniform(len(idx), *cfg.resize_up_scale, g), *cfg.resize_up_scale, cfg.groups),
+            _buckets(_uniform(len(idx), *cfg.resize_scale, g), *cfg.resize_scale, cfg.groups))
         kd = torch.randint(len(cfg.resize_kernels), (len(idx),), generator=g)
         ku = torch.randint(len(cfg.resize_kernels), (len(idx),), generator=g)
         keys = torch.stack([scales, kd.float(), ku.float()], 1)
         for key in torch.unique(keys, dim=0):
             sel = idx[(keys == key).all(1)]
-            down, up = cfg.resize_kernels[int(key[1])], cfg.resize_kernels[int(key[2])]
-            up = "bilinear" if up == "area" else up  # area is a shrinking kernel
-            x[sel.to(x.device)] = resize_roundtrip(x[sel.to(x.device)], float(key[0]), down, up)
+            first, second = cfg.resize_kernels[int(key[1])], cfg.resize_kernels[int(key[2])]
+            if float(key[0]) < 1:  # area is a shrinking kernel: never the enlarging step
+                second = "bilinear" if second == "area" else second
+            else:
+                first = "bilinear" if first == "area" else first
+            x[sel.to(x.device)] = resize_roundtrip(x[sel.to(x.device)], float(key[0]), first, second)
     if len(idx := chosen(cfg.blur_p)):
         sig = _buckets(_uniform(len(idx), *cfg.blur_sigma, g), *cfg.blur_sigma, cfg.groups)
         for s in torch.unique(sig):

@@ -166,6 +166,11 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
     model = create_model(cfg.model, pretrained=cfg.pretrained, **model_kwargs)
     mcfg = model.synthcheck_cfg
     mean, std = tuple(mcfg.mean), tuple(mcfg.std)
+    if cfg.init_from:  # fine-tune: same architecture, weights from an earlier checkpoint
+        init = load_checkpoint(cfg.init_from)
+        if init.get("model_name") != cfg.model:
+            raise ValueError(f"{cfg.init_from} holds {init.get('model_name')}, not {cfg.model}")
+        model.load_state_dict(init["state_dict"])
 
     train_split = load_split(cfg.data, "train", mcfg.input_size, cfg.cache_dir, progress=ddp.main and cfg.progress)
     tr_idx, va_idx = train_val_split(train_split.labels, cfg.val_fraction, cfg.seed)
@@ -216,6 +221,16 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
         net = torch.compile(net)
     aug = AugmentCfg(cfg.hflip, cfg.crop_padding, cfg.rotate_degrees)
     robust = RobustAugmentCfg.from_train_config(cfg)
+    bank, p_bank = None, 0.0
+    if robust.enabled and cfg.aug_bank:
+        from .perturb_bank import any_op_probability, build_bank
+
+        t_bank = time.perf_counter()
+        bank = torch.from_numpy(build_bank(x_train.cpu().numpy(), robust, seed=cfg.seed)).to(device)
+        p_bank = any_op_probability(robust)
+        if ddp.main:
+            log.info("perturbation bank: %d copies in %.1f s, used with p=%.2f", len(bank),
+                     time.perf_counter() - t_bank, p_bank)
     amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu and cfg.amp else nullcontext())
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -238,7 +253,12 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
         for s in batches:
             idx = perm[s:s + cfg.batch_size]
             y = y_train[idx]
-            x_u8 = robust_apply(x_train[idx], robust, g) if robust.enabled else x_train[idx]
+            clean_u8 = x_train[idx]
+            if bank is not None:  # swap in the pre-made upload-style copies
+                swap = (torch.rand(len(idx), generator=g) < p_bank).to(device)
+                x_u8 = torch.where(swap[:, None, None, None], bank[idx], clean_u8)
+            else:
+                x_u8 = robust_apply(clean_u8, robust, g) if robust.enabled else clean_u8
             x = augment_batch(normalize(x_u8, mean, std), aug, g)
             if robust.adv != "none":
                 x = mix_adversarial(model, x, y, robust, mean, std, g)
@@ -247,7 +267,10 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
                 if teacher is not None:
                     tmodel, tmean, tstd = teacher
-                    xt = x if (tmean, tstd) == (mean, std) else _renorm(x, mean, std, tmean, tstd)
+                    if cfg.distill_clean and robust.enabled:  # target: the clean image's scores
+                        xt = augment_batch(normalize(clean_u8, tmean, tstd), aug, g)
+                    else:
+                        xt = x if (tmean, tstd) == (mean, std) else _renorm(x, mean, std, tmean, tstd)
                     with torch.no_grad():
                         t_logits = tmodel(xt).float()
                     temp = cfg.distill_temperature
