@@ -1,8 +1,9 @@
 """Batch triage: take in many images (uploads, a ZIP, a folder), score them, export the table.
 
-ZIP archives are read in memory only (never extracted), with limits on entry count, per-file
-and total bytes and compression ratio; entries whose names are absolute or climb out with
-``..`` are refused. Every bad input becomes a row with an ``error``, never an exception.
+ZIPs and folders are taken in by :mod:`synthcheck.intake` (the same rules as cases: ZIPs read in
+memory, never extracted; unsafe names, symbolic links, encrypted or nested archives, oversize
+entries and ZIP bombs refused), under the triage limits below. Every bad input becomes a row
+with an ``error``, never an exception.
 """
 
 from __future__ import annotations
@@ -12,20 +13,27 @@ import csv
 import io
 import json
 import os
-import stat
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from PIL import Image
 
 from .bands import DEFAULT_EDGES, band_for, decide
-from .data import IMAGE_EXTENSIONS
 from .domain import DomainCheck
 from .imageio import ImageError, LoadedImage, load_image
 from .inference import Verdict
+from .intake import (
+    Candidate,
+    IntakeError,
+    IntakeLimits,
+    Rejection,
+    is_image_name,
+    iter_intake,
+    open_zip,
+    walk_folder,
+)
 from .metadata import read_exif
 from .results import domain_of
 
@@ -49,78 +57,41 @@ class Intake:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
-def safe_member_name(name: str) -> str | None:
-    """Normalised relative POSIX name of a ZIP entry, or None when it is absolute or climbs out."""
-    name = name.replace("\\", "/")
-    if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return None
-    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts):
-        return None
-    return "/".join(parts)
+def _limits(max_files: int = MAX_FILES, max_file_bytes: int = MAX_FILE_BYTES,
+            max_total_bytes: int = MAX_TOTAL_BYTES, max_ratio: float = MAX_RATIO) -> IntakeLimits:
+    return IntakeLimits(max_files=max_files, max_file_bytes=max_file_bytes,
+                        max_total_bytes=max_total_bytes, max_ratio=max_ratio)
 
 
-def _is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+def _collect(items: Iterable[Candidate | Rejection], shown: dict[str, str] | None = None) -> Intake:
+    """An :class:`Intake` from intake items; ``shown`` maps a resolved path to the name to show."""
+    intake = Intake()
+    for item in items:
+        kind, _, where = item.source.partition(":")
+        name = item.name
+        if shown and where in shown:
+            name = shown[where] if kind == "file" else f"{shown[where]}/{item.name}"
+        if isinstance(item, Candidate):
+            intake.items.append((name, item.data))
+        else:
+            intake.rejected.append((name, item.reason))
+    return intake
 
 
 def read_zip(source: bytes | bytearray | str | os.PathLike | BinaryIO, *, max_files: int = MAX_FILES,
              max_file_bytes: int = MAX_FILE_BYTES, max_total_bytes: int = MAX_TOTAL_BYTES,
              max_ratio: float = MAX_RATIO) -> Intake:
-    """Image entries of a ZIP as (safe name, bytes), in memory; never writes to disk."""
-    fobj = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else source
+    """Image entries of a ZIP as (safe name, bytes), in memory; never writes to disk.
+
+    :class:`TriageError` when the archive cannot be used at all.
+    """
+    limits = _limits(max_files, max_file_bytes, max_total_bytes, max_ratio)
     try:
-        zf = zipfile.ZipFile(fobj)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise TriageError("The upload is not a valid ZIP archive.") from exc
-    intake, total = Intake(), 0
+        zf = open_zip(source, limits)
+    except IntakeError as exc:
+        raise TriageError(f"The upload was refused: {exc}") from exc
     with zf:
-        for info in zf.infolist():
-            raw = info.filename
-            if info.is_dir():
-                continue
-            name = safe_member_name(raw)
-            if name is None:
-                intake.rejected.append((raw, "unsafe path inside the ZIP (absolute or '..'); skipped."))
-                continue
-            base = PurePosixPath(name).name
-            if name.startswith("__MACOSX/") or base.startswith("._") or base.startswith("."):
-                continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                intake.rejected.append((name, "symbolic link inside the ZIP; skipped."))
-                continue
-            if not _is_image_name(name):
-                intake.rejected.append((name, "not an image file type; skipped."))
-                continue
-            if len(intake.items) >= max_files:
-                intake.rejected.append((name, f"more than {max_files} images in the ZIP; skipped."))
-                continue
-            if info.flag_bits & 0x1:
-                intake.rejected.append((name, "encrypted ZIP entry; skipped."))
-                continue
-            if info.file_size > max_file_bytes:
-                intake.rejected.append((name, f"{info.file_size / 2**20:.1f} MB is over the "
-                                              f"{max_file_bytes / 2**20:.0f} MB per-file limit; skipped."))
-                continue
-            if info.compress_size and info.file_size / info.compress_size > max_ratio:
-                intake.rejected.append((name, "compression ratio is suspiciously high (ZIP bomb?); skipped."))
-                continue
-            if total + info.file_size > max_total_bytes:
-                intake.rejected.append((name, f"total size over {max_total_bytes / 2**20:.0f} MB; skipped."))
-                continue
-            try:
-                with zf.open(info) as member:
-                    data = member.read(max_file_bytes + 1)  # never trust the declared size
-            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError,
-                    NotImplementedError) as exc:
-                intake.rejected.append((name, f"cannot be read from the ZIP ({type(exc).__name__}); skipped."))
-                continue
-            if len(data) > max_file_bytes:
-                intake.rejected.append((name, "entry is larger than its header says; skipped."))
-                continue
-            total += len(data)
-            intake.items.append((name, data))
-    return intake
+        return _collect(iter_intake([zf], limits))
 
 
 def allowed_roots_from_env(var: str = "SYNTHCHECK_ALLOWED_FOLDERS") -> list[Path] | None:
@@ -141,20 +112,16 @@ def check_folder(path: str | os.PathLike, allowed_roots: Sequence[str | os.PathL
 
 def scan_folder(path: str | os.PathLike, *, recursive: bool = True, max_files: int = MAX_FILES,
                 allowed_roots: Sequence[str | os.PathLike] | None = None) -> list[Path]:
-    """Image files under ``path`` (sorted, symlinked folders not followed), at most ``max_files``.
+    """Image files under ``path`` (sorted; hidden entries and symbolic links skipped, as
+    :func:`synthcheck.intake.walk_folder` does), at most ``max_files``.
 
     With ``allowed_roots``, a folder outside them (after resolving symlinks and ``..``) is refused.
     """
     root = check_folder(path, allowed_roots)
     if not root.is_dir():
         raise TriageError(f"{root} is not a folder.")
-    found: list[Path] = []
-    if recursive:
-        for dirpath, dirnames, files in os.walk(root, followlinks=False):
-            dirnames.sort()
-            found.extend(Path(dirpath) / f for f in sorted(files) if _is_image_name(f))
-    else:
-        found = sorted(p for p in root.iterdir() if p.is_file() and _is_image_name(p.name))
+    found = [p for p, _, why in walk_folder(root, recursive=recursive)
+             if why is None and is_image_name(p.name)]
     return sorted(found)[:max_files]
 
 
@@ -222,20 +189,11 @@ def analyze_images(detector: Any, items: Sequence[tuple[str, bytes]], *, thresho
 
 
 def read_paths(paths: Iterable[str | os.PathLike], max_file_bytes: int = MAX_FILE_BYTES) -> Intake:
-    """Bytes of files on disk as an :class:`Intake` (unreadable or oversize files rejected)."""
-    intake = Intake()
-    for p in paths:
-        path = Path(p)
-        try:
-            size = path.stat().st_size
-            if size > max_file_bytes:
-                intake.rejected.append((str(path), f"{size / 2**20:.1f} MB is over the "
-                                                   f"{max_file_bytes / 2**20:.0f} MB limit; skipped."))
-                continue
-            intake.items.append((str(path), path.read_bytes()))
-        except OSError as exc:
-            intake.rejected.append((str(path), f"cannot be read ({exc.strerror or exc}); skipped."))
-    return intake
+    """Bytes of files on disk as an :class:`Intake` (unreadable or oversize files rejected),
+    named as given; taken in by :func:`synthcheck.intake.iter_intake` under the triage limits."""
+    paths = [Path(p) for p in paths]
+    shown = {str(p.expanduser().resolve()): str(p) for p in paths}
+    return _collect(iter_intake(paths, _limits(max_file_bytes=max_file_bytes)), shown)
 
 
 def rejected_records(rejected: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

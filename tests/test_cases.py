@@ -17,8 +17,8 @@ from PIL import Image
 
 from synthcheck import cases
 from synthcheck.cases import audit
-from synthcheck.cases.intake import IntakeLimits, iter_intake, unsafe_name_reason
 from synthcheck.cases.store import BlobStore, db_path
+from synthcheck.intake import IntakeLimits, iter_intake, unsafe_name_reason
 
 
 def png(seed: int = 0, size: int = 32) -> bytes:

@@ -12,6 +12,7 @@ from PIL import Image
 
 from synthcheck.checkpoint import build_checkpoint
 from synthcheck.inference import Detector
+from synthcheck.intake import clean_name, unsafe_name_reason
 from synthcheck.models import create_model
 from synthcheck.triage import (
     RECORD_FIELDS,
@@ -22,7 +23,6 @@ from synthcheck.triage import (
     read_paths,
     read_zip,
     rejected_records,
-    safe_member_name,
     scan_folder,
     thumbnail_uri,
     to_csv,
@@ -56,7 +56,7 @@ def detector() -> Detector:
                                             ("/etc/passwd", None), ("C:/x.png", None),
                                             ("..\\evil.png", None), ("", None)])
 def test_safe_member_name(name: str, safe: str | None) -> None:
-    assert safe_member_name(name) == safe
+    assert (None if unsafe_name_reason(name) else clean_name(name)) == safe
 
 
 def test_read_zip_filters_and_rejects() -> None:

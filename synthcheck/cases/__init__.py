@@ -14,11 +14,11 @@ call only the functions re-exported here.
     export_case(case["id"], "out/", detector)      # signed JSON + HTML + PDF
 """
 
+from ..intake import Candidate, IntakeLimits, Rejection, iter_intake
 from .analysis import analyze_case, code_version, model_identity, record_control_run
 from .audit import AuditEntry, ChainCheck, verify_chain
 from .check import CaseCheck, check_case, verify_case
 from .export import export_case, export_dir
-from .intake import Candidate, IntakeLimits, Rejection, iter_intake
 from .service import (
     CaseError,
     CaseNotFound,

@@ -20,8 +20,8 @@ from typing import Any
 
 from ..errors import SynthCheckError
 from ..imageio import ImageError, load_image
+from ..intake import Candidate, IntakeLimits, IntakeStats, Rejection, Source, iter_intake
 from . import audit
-from .intake import Candidate, IntakeLimits, IntakeStats, Rejection, Source, iter_intake
 from .store import BlobStore, opened, transaction
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

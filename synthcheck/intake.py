@@ -1,12 +1,13 @@
-"""Evidence intake: turn files, folders, ZIP archives and uploads into candidate images.
+"""Intake: turn files, folders, ZIP archives and uploads into candidate images.
 
-Nothing here touches the case database: :func:`iter_intake` yields a :class:`Candidate` (name,
-source, bytes) per image to store or a :class:`Rejection` with a one-sentence reason, and never
-raises for one bad input. ZIP archives are read in memory, never extracted; each entry is
+The one set of intake rules, shared by cases (:mod:`synthcheck.cases`) and batch triage
+(:mod:`synthcheck.triage`). Nothing here touches a database or scores anything:
+:func:`iter_intake` yields a :class:`Candidate` (name, source, bytes) per image to take or a
+:class:`Rejection` with a one-sentence reason, and never raises for one bad input. ZIP archives are read in memory, never extracted; each entry is
 checked for an unsafe name (absolute, drive letter, ``..``), symbolic links, encryption, nested
 archives, declared and actual size, compression ratio (ZIP bombs) and the count and total-size
-limits of the intake. Folders are walked recursively, hidden files and folders skipped,
-symbolic links refused (they may point outside the folder).
+limits of the intake. Folders are walked recursively (:func:`walk_folder`), hidden files and
+folders skipped, symbolic links refused (they may point outside the folder).
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from ..data import IMAGE_EXTENSIONS
-from ..imageio import DEFAULT_MAX_BYTES
+from .data import IMAGE_EXTENSIONS
+from .imageio import DEFAULT_MAX_BYTES
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 READ_CHUNK = 1 << 20
 
-Source = str | os.PathLike | tuple[str, bytes]
+Source = str | os.PathLike | tuple[str, bytes] | zipfile.ZipFile
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _is_hidden(name: str) -> bool:
     return any(p.startswith(".") for p in parts) or (bool(parts) and parts[0] == "__MACOSX")
 
 
-def _is_image_name(name: str) -> bool:
+def is_image_name(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
@@ -149,25 +150,43 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: IntakeLimit
     return bytes(out)
 
 
-def iter_zip(archive: bytes | str | os.PathLike | BinaryIO, source: str,
-             budget: _Budget) -> Iterator[Candidate | Rejection]:
-    """Candidates and rejections for the entries of one ZIP archive."""
-    limits = budget.limits
+class IntakeError(ValueError):
+    """A whole archive that cannot be used (one sentence, no capital: it follows a name)."""
+
+
+def open_zip(archive: bytes | str | os.PathLike | BinaryIO,
+             limits: IntakeLimits | None = None) -> zipfile.ZipFile:
+    """The archive opened for reading in memory; :class:`IntakeError` when it is not a valid ZIP
+    or lists more entries than ``limits.max_zip_members``."""
+    limits = limits or IntakeLimits()
     fobj = io.BytesIO(archive) if isinstance(archive, (bytes, bytearray)) else archive
     try:
         zf = zipfile.ZipFile(fobj)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        yield Rejection(source.split(":", 1)[-1], source,
-                        f"not a valid ZIP archive ({exc or type(exc).__name__}); nothing taken from it.")
-        return
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > limits.max_zip_members:
-            yield Rejection(source.split(":", 1)[-1], source,
-                            f"the ZIP lists {len(infos):,} entries, over the limit of "
-                            f"{limits.max_zip_members:,}; nothing taken from it.")
+        raise IntakeError(f"not a valid ZIP archive ({exc or type(exc).__name__}); "
+                          "nothing taken from it.") from exc
+    n = len(zf.infolist())
+    if n > limits.max_zip_members:
+        zf.close()
+        raise IntakeError(f"the ZIP lists {n:,} entries, over the limit of "
+                          f"{limits.max_zip_members:,}; nothing taken from it.")
+    return zf
+
+
+def iter_zip(archive: bytes | str | os.PathLike | BinaryIO | zipfile.ZipFile, source: str,
+             budget: _Budget) -> Iterator[Candidate | Rejection]:
+    """Candidates and rejections for the entries of one ZIP archive (or an already opened one)."""
+    limits = budget.limits
+    if isinstance(archive, zipfile.ZipFile):
+        zf = archive
+    else:
+        try:
+            zf = open_zip(archive, limits)
+        except IntakeError as exc:
+            yield Rejection(source.split(":", 1)[-1], source, str(exc))
             return
-        for info in infos:
+    with zf:
+        for info in zf.infolist():
             raw = info.filename
             if info.is_dir():
                 continue
@@ -189,7 +208,7 @@ def iter_zip(archive: bytes | str | os.PathLike | BinaryIO, source: str,
                 yield Rejection(name, source, "ZIP archive inside the ZIP; extract it and add it "
                                               "on its own.")
                 continue
-            if not _is_image_name(name):
+            if not is_image_name(name):
                 yield Rejection(name, source, f"not an image file type "
                                               f"({PurePosixPath(name).suffix or 'no extension'}); skipped.")
                 continue
@@ -231,37 +250,51 @@ def _file_candidate(path: Path, name: str, source: str, budget: _Budget
     return Candidate(name, source, data, {"mtime_utc": _utc(st.st_mtime), "size": st.st_size})
 
 
-def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
-    """Images under ``root`` (recursively, sorted, hidden entries skipped, links refused)."""
+def walk_folder(root: Path, recursive: bool = True) -> Iterator[tuple[Path, str, str | None]]:
+    """``(path, name relative to root, why refused)`` per entry under ``root``, sorted.
+
+    ``why`` is None for an image or ZIP file to take, ``""`` for a hidden file or folder (skipped
+    quietly) and a sentence otherwise (symbolic links are refused, never followed; other file
+    types are refused). Sub-folders are walked only when ``recursive``.
+    """
     base = root.resolve()
-    source = f"folder:{base}"
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         here = Path(dirpath)
         keep = []
         for d in sorted(dirnames):
             if d.startswith("."):
-                budget.hidden += 1
+                yield here / d, (here / d).relative_to(base).as_posix(), ""
             elif (here / d).is_symlink():
-                yield Rejection((here / d).relative_to(base).as_posix(), source,
-                                "symbolic link to a folder; not followed.")
+                yield (here / d, (here / d).relative_to(base).as_posix(),
+                       "symbolic link to a folder; not followed.")
             else:
                 keep.append(d)
-        dirnames[:] = keep
+        dirnames[:] = keep if recursive else []
         for f in sorted(filenames):
             path = here / f
             rel = path.relative_to(base).as_posix()
             if f.startswith("."):
-                budget.hidden += 1
+                yield path, rel, ""
             elif path.is_symlink():
-                yield Rejection(rel, source, "symbolic link; not followed (it may point outside "
-                                             "the folder).")
-            elif _is_zip_name(f):
-                yield from iter_zip(path, f"zip:{path}", budget)
-            elif not _is_image_name(f):
-                yield Rejection(rel, source, f"not an image file type ({path.suffix or 'no extension'}); "
-                                             "skipped.")
-            elif (item := _file_candidate(path, rel, source, budget)) is not None:
-                yield item
+                yield path, rel, "symbolic link; not followed (it may point outside the folder)."
+            elif not (_is_zip_name(f) or is_image_name(f)):
+                yield path, rel, f"not an image file type ({path.suffix or 'no extension'}); skipped."
+            else:
+                yield path, rel, None
+
+
+def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
+    """Images under ``root`` (recursively, sorted, hidden entries skipped, links refused)."""
+    source = f"folder:{root.resolve()}"
+    for path, rel, why in walk_folder(root):
+        if why == "":
+            budget.hidden += 1
+        elif why:
+            yield Rejection(rel, source, why)
+        elif _is_zip_name(path.name):
+            yield from iter_zip(path, f"zip:{path}", budget)
+        elif (item := _file_candidate(path, rel, source, budget)) is not None:
+            yield item
 
 
 def _path_items(path: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
@@ -307,7 +340,8 @@ class IntakeStats:
 
 def iter_intake(sources: Iterable[Source], limits: IntakeLimits | None = None,
                 stats: IntakeStats | None = None) -> Iterator[Candidate | Rejection]:
-    """Candidates and rejections for paths (files, folders, ZIPs) and ``(name, bytes)`` uploads.
+    """Candidates and rejections for paths (files, folders, ZIPs), ``(name, bytes)`` uploads and
+    ZIP archives already opened (:func:`open_zip`).
 
     ``stats`` (optional) is filled with the counts that have no row of their own.
     """
@@ -315,6 +349,8 @@ def iter_intake(sources: Iterable[Source], limits: IntakeLimits | None = None,
     for src in sources:
         if isinstance(src, tuple):
             yield from _upload_items(str(src[0]), src[1], budget)
+        elif isinstance(src, zipfile.ZipFile):
+            yield from iter_zip(src, f"zip:{src.filename or 'upload'}", budget)
         else:
             yield from _path_items(Path(src).expanduser(), budget)
     if budget.over_count > 1:
