@@ -119,11 +119,25 @@ def test_case_route_errors(client, home) -> None:
     assert r.status_code == 400 and "no image" in r.json()["error"]
 
 
-def test_case_upload_limit(client, home, monkeypatch) -> None:
-    from synthcheck.api.routes import cases as routes
+def test_case_upload_limit_is_enforced_while_the_body_streams(client, home) -> None:
+    client.app.state.settings.case_upload_mb = 100 / 2**20  # 100 bytes
+    try:
+        cid = client.post("/v1/cases", json={"title": "small"}).json()["id"]
+        r = client.post(f"/v1/cases/{cid}/images", files=[("files", ("a.png", png(1), "image/png"))])
+        assert r.status_code == 413 and "limit" in r.json()["error"]
+        assert client.get(f"/v1/cases/{cid}").json()["n_images"] == 0
 
-    monkeypatch.setattr(routes, "MAX_CASE_UPLOAD_BYTES", 100)
-    cid = client.post("/v1/cases", json={"title": "small"}).json()["id"]
+        def chunks():  # no Content-Length: only the streaming count can stop it
+            boundary = b"--xyz\r\n"
+            yield boundary + b'Content-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
+            for _ in range(50):
+                yield b"\0" * 64
+        r = client.post(f"/v1/cases/{cid}/images", content=chunks(),
+                        headers={"content-type": "multipart/form-data; boundary=xyz"})
+        assert r.status_code == 413
+        r = client.post(f"/v1/cases/{cid}/images", json={"files": []})
+        assert r.status_code == 415
+    finally:
+        client.app.state.settings.case_upload_mb = 256.0
     r = client.post(f"/v1/cases/{cid}/images", files=[("files", ("a.png", png(1), "image/png"))])
-    assert r.status_code == 413 and "limit" in r.json()["error"]
-    assert client.get(f"/v1/cases/{cid}").json()["n_images"] == 0
+    assert r.status_code == 200 and client.get(f"/v1/cases/{cid}").json()["n_images"] == 1

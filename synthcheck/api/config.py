@@ -17,6 +17,7 @@ class Settings:
     device: str = "cpu"
     threshold: float = 0.5  # p_fake at or above which the verdict is FAKE
     max_upload_mb: float = 10.0  # limit on one request body (all files together) -> 413
+    case_upload_mb: float = 256.0  # limit on one request adding evidence to a case -> 413
     max_files: int = 32  # files per request -> 413 above
     max_pixels: int = 40_000_000  # per image, checked before decoding -> per-file error
     allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES  # declared part types -> 415 otherwise
@@ -30,6 +31,10 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def case_upload_bytes(self) -> int:
+        return int(self.case_upload_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

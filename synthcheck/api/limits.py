@@ -1,4 +1,4 @@
-"""Upload guard: a pure ASGI middleware in front of the upload route.
+"""Upload guard: a pure ASGI middleware in front of the upload routes.
 
 Before a byte of the body is parsed it answers 415 for a body that is not multipart and 413
 for a declared ``Content-Length`` over the limit; while the body streams in it counts bytes
@@ -9,6 +9,8 @@ micro-batcher how many uploads are on their way (``batcher.arriving``).
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -38,20 +40,37 @@ def mark_submitted(state: Any, batcher: Any) -> None:
         batcher.arriving -= 1
 
 
-class UploadGuard:
-    """Size/type checks for ``POST`` on ``paths``; limits read from ``app.state.settings``."""
+@dataclass(frozen=True)
+class GuardRule:
+    """One guarded upload route: ``POST`` paths matching ``pattern`` (a full-match regex)."""
 
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...]) -> None:
+    pattern: str
+    limit_setting: str = "max_upload_bytes"  # the Settings property holding the byte limit
+    batched: bool = False  # count the request as arriving for the micro-batcher
+
+
+class UploadGuard:
+    """Size/type checks on guarded upload routes, before the body is parsed.
+
+    Limits come from ``app.state.settings``; the body is counted as it streams in, so an
+    oversized upload is refused at the limit instead of after it was spooled to disk.
+    """
+
+    def __init__(self, app: ASGIApp, rules: tuple[GuardRule, ...]) -> None:
         self.app = app
-        self.paths = paths
+        self.rules = tuple((re.compile(r.pattern), r) for r in rules)
+
+    def _rule(self, path: str) -> GuardRule | None:
+        return next((rule for rx, rule in self.rules if rx.fullmatch(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+        rule = self._rule(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if rule is None:
             await self.app(scope, receive, send)
             return
         app_state = scope["app"].state if "app" in scope else None
         settings = getattr(app_state, "settings", None)
-        limit = settings.max_upload_bytes if settings else 10 * 1024 * 1024
+        limit = getattr(settings, rule.limit_setting) if settings else 10 * 1024 * 1024
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         ctype = headers.get("content-type", "")
         if not ctype.lower().startswith("multipart/form-data"):
@@ -75,7 +94,7 @@ class UploadGuard:
                     raise HTTPException(413, f"upload is over the {limit / 2**20:g} MB limit.")
             return message
 
-        batcher = getattr(app_state, "batcher", None)
+        batcher = getattr(app_state, "batcher", None) if rule.batched else None
         state = scope.setdefault("state", {})
         if batcher is not None:
             batcher.arriving += 1

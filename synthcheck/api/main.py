@@ -7,6 +7,7 @@ Run with ``synthcheck serve`` or ``uvicorn synthcheck.api.main:app`` (settings f
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from .. import __version__
 from ..inference import Detector
 from .batcher import MicroBatcher
 from .config import Settings
-from .limits import UploadGuard, error_body
+from .limits import GuardRule, UploadGuard, error_body
 from .routes import api_router
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,10 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"])
-    app.add_middleware(UploadGuard, paths=(f"{settings.api_prefix}/verify",))
+    prefix = re.escape(settings.api_prefix)
+    app.add_middleware(UploadGuard, rules=(
+        GuardRule(f"{prefix}/verify", batched=True),
+        GuardRule(f"{prefix}/cases/[^/]+/images", limit_setting="case_upload_bytes")))
     _install_error_handlers(app)
     app.include_router(api_router, prefix=settings.api_prefix)
     return app

@@ -14,7 +14,6 @@ API's usual ``{"error", "status"}``: 404 unknown case, 400 bad input, 413 upload
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,6 @@ from ..deps import DetectorDep
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 T = TypeVar("T")
-MAX_CASE_UPLOAD_BYTES = int(float(os.environ.get("SYNTHCHECK_API_CASE_UPLOAD_MB", 256)) * 1024 * 1024)
 ERRORS: dict[int | str, dict[str, Any]] = {400: {"description": "bad input"},
                                            404: {"description": "no such case"}}
 
@@ -94,16 +92,9 @@ async def audit_log(case_id: str) -> list[dict[str, Any]]:
 
 
 async def _read_uploads(files: list[UploadFile]) -> list[tuple[str, bytes]]:
-    """(name, bytes) per part, refusing a request over the case upload limit with 413."""
-    out, total = [], 0
-    for i, f in enumerate(files):
-        data = await f.read(MAX_CASE_UPLOAD_BYTES - total + 1)
-        total += len(data)
-        if total > MAX_CASE_UPLOAD_BYTES:
-            raise HTTPException(413, f"uploads are over the {MAX_CASE_UPLOAD_BYTES / 2**20:g} MB "
-                                     "limit per request; send them in several requests.")
-        out.append((f.filename or f"upload-{i + 1}", data))
-    return out
+    """(name, bytes) per part; the body size limit (``case_upload_mb``) is enforced by the
+    UploadGuard middleware while the request streams in, before it is parsed."""
+    return [(f.filename or f"upload-{i + 1}", await f.read()) for i, f in enumerate(files)]
 
 
 @router.post("/{case_id}/images", responses={**ERRORS, 413: {"description": "upload too large"}},
