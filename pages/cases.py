@@ -240,7 +240,10 @@ st.caption("Evidence images stored by SHA-256 (originals never modified), every 
            "hash-chained audit log, and a signed report at the end.")
 st.sidebar.text_input("Your name (logged with each action)", key="cases_actor",
                       placeholder=default_actor())
-show_flash()
+# Messages and the case header vary in length; each sits in one fixed container so the tabs
+# below keep their place in the page tree and Streamlit keeps the open tab across reruns.
+with st.container():
+    show_flash()
 new_case_form()
 all_cases = cases.list_cases()
 if not all_cases:
@@ -252,7 +255,8 @@ if st.session_state.get("cases_open") not in ids:
     st.session_state["cases_open"] = ids[0]
 case_id = st.selectbox("Open case", ids, key="cases_open", format_func=lambda i: f"{i} · {titles[i]}")
 case = cases.get_case(case_id)
-header(case)
+with st.container():
+    header(case)
 tab_results, tab_add, tab_notes, tab_audit, tab_check = st.tabs(
     ["Images and verdicts", "Add evidence", "Notes and tags", "Audit timeline", "Verify and export"])
 with tab_results:
