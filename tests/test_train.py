@@ -124,10 +124,12 @@ def test_distillation_from_a_teacher(tmp_path):
     assert torch.isfinite(torch.tensor(result["metrics"]["val"]["accuracy"]))
     # robust fine-tuning: start from the teacher's weights, distil its scores on the clean images
     ft = fit(_cfg(data, tmp_path / "ft", epochs=1, eval_test=False, lr=1e-12, init_from=teacher,
-                  teacher=teacher, distill_clean=True, aug_resize_p=0.5, aug_jpeg_p=0.5))
+                  teacher=teacher, distill_clean=True, aug_resize_p=0.5, aug_jpeg_p=0.5, freeze_bn=True))
     start, tuned = load_checkpoint(teacher)["state_dict"], load_checkpoint(ft["checkpoint"])["state_dict"]
     convs = [k for k in start if k.endswith("weight") and start[k].ndim == 4]
     assert convs and all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in convs)
+    stats = [k for k in start if k.endswith("running_mean")]  # frozen BatchNorm statistics
+    assert stats and all(torch.equal(start[k], tuned[k]) for k in stats)
     with pytest.raises(ValueError, match="holds"):
         fit(_cfg(data, tmp_path / "wrong", epochs=1, model="synthcnn", init_from=teacher))
 
