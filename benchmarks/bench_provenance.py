@@ -124,7 +124,7 @@ def main() -> None:
     worst = max(v["p95_ms"] for v in results.values() if isinstance(v, dict))
     results["target"] = {"p95_ms_max": worst, "target_ms": TARGET_MS, "ok": worst <= TARGET_MS}
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(results))  # one line: benchmarks/run.py reads the last line
         return
     print(f"cold: first C2PA read in a fresh process (imports c2pa): "
           f"{results['cold_first_c2pa_read_ms']:.1f} ms")

@@ -155,6 +155,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="score a random subset of the test split")
     ap.add_argument("--canvas", type=int, default=200, help="CIFAKE images pasted into canvases")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--json-line", action="store_true", help="end with the figures as one JSON line")
     args = ap.parse_args()
     import torch
 
@@ -169,7 +170,7 @@ def main() -> int:
     res["ood"] = ood_figures(det, extra)
     res["latency"] = latency(det)
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        Path(args.json).write_text(json.dumps(res, indent=2, default=float))
     c = res.get("cifake")
     if c:
         print(f"CIFAKE test ({c['n_images']} images): in domain {c['in_domain_share']:.2%}; accuracy "
@@ -187,6 +188,8 @@ def main() -> int:
     for k, v in res["latency"].items():
         print(f"predict latency {k}: {v['without_ms']:.2f} ms without, {v['with_ms']:.2f} ms with the "
               f"domain check (+{v['added_pct']:.1f}%)")
+    if args.json_line:
+        print(json.dumps(res, default=float))
     return 0
 
 

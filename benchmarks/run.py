@@ -186,9 +186,56 @@ def sec_serve_memory(args) -> list[Row]:
     return [("peak RSS, serving (API, after 300 requests)", f"{hwm / 1024:,.0f} MB", "-", "")]
 
 
+def sec_domain(args) -> list[Row]:
+    """Issue 8: domain check, calibration, resampling robustness, out-of-CIFAKE verdicts."""
+    if not args.data:
+        return [("domain check", "skipped", "-", "needs --data")]
+    d, _, _ = run_child([sys.executable, str(HERE / "domain_check.py"), "--data", args.data, "--limit",
+                         str(args.domain_limit), "--json-line"], 900)
+    c, o, lat = d["cifake"], d["ood"], d["latency"]
+    gap = 100 * (c["accuracy_all"] - c["accuracy_in_domain"])
+    return [
+        (f"CIFAKE test in domain ({c['n_images']} images)", f"{c['in_domain_share']:.2%}", ">= 99%", ""),
+        ("accuracy: all vs in domain", f"{c['accuracy_all']:.2%} vs {c['accuracy_in_domain']:.2%}",
+         "within 0.2 pt", f"gap {gap:+.2f} pt"),
+        ("ECE after temperature scaling", f"{c['ece_calibrated']:.4f}", "<= 0.01", f"raw {c['ece_raw']:.4f}"),
+        ("accuracy 32 -> 128 -> 32 px (bicubic)", f"{c['accuracy_up_down_128_bicubic']:.2%}", ">= 97%", ""),
+        ("accuracy JPEG quality 50", f"{c['accuracy_jpeg_q50']:.2%}", ">= 97%", ""),
+        (f"out of CIFAKE: confident and wrong ({o['n']} inputs)", f"{o['confident_wrong_share']:.1%}",
+         "<= 2%", f"{o['confident_wrong']} inputs"),
+        *[(f"domain check adds to predict latency ({k})", f"{v['added_pct']:+.1f}%", "<= 20%",
+           f"{v['without_ms']:.2f} -> {v['with_ms']:.2f} ms") for k, v in lat.items()],
+    ]
+
+
+def sec_cases(args) -> list[Row]:
+    """Issue 9: case intake and audit-log verification (no model)."""
+    d, _, _ = run_child([sys.executable, str(HERE / "bench_cases.py"), "--json",
+                         *(["--data", args.data] if args.data else [])], 900)
+    return [(f"case intake of {d['images']} images", f"{d['intake_s']:.1f} s", "<= 60 s", d["source"]),
+            (f"case verify, {d['log_entries']:,}-entry log", f"{d['verify_case_s']:.2f} s", "<= 5 s",
+             f"chain alone {d['verify_chain_only_s']:.2f} s")]
+
+
+def sec_provenance(args) -> list[Row]:
+    d, _, _ = run_child([sys.executable, str(HERE / "bench_provenance.py"), "--json"], 600)
+    a = d["all fixtures"]
+    return [("provenance read per image (p50 / p95)", f"{a['p50_ms']:.2f} / {a['p95_ms']:.2f} ms", "<= 50 ms",
+             f"C2PA p95 {d['c2pa']['p95_ms']:.2f} ms; cold first C2PA read {d['cold_first_c2pa_read_ms']:.0f} ms")]
+
+
+def sec_signing(args) -> list[Row]:
+    d, _, _ = run_child([sys.executable, str(HERE / "bench_signing.py"), "--json"], 900)
+    return [("signed report: byte changes undetected", f"{d['bitflip_undetected']} of {d['bitflip_bytes_tested']}",
+             "0", f"verify {d['verify_s'] * 1000:.0f} ms"),
+            ("control run (48 known images)", f"{d['selfcheck_s']:.2f} s", "-",
+             f"accuracy {d['selfcheck_accuracy']:.1%}, pass mark {d['selfcheck_pass_mark']:.1%}")]
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "train": sec_train, "train_memory": sec_train_memory, "inference": sec_inference,
     "explain": sec_explain, "dashboard": sec_dashboard, "api": sec_api, "serve_memory": sec_serve_memory,
+    "domain": sec_domain, "cases": sec_cases, "provenance": sec_provenance, "signing": sec_signing,
 }
 
 
@@ -220,6 +267,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="per throughput measurement")
     ap.add_argument("--json", default=str(HERE / "results.json"), help="write results here")
     ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--domain-limit", type=int, default=0, help="test images for the domain section (0 = all)")
     args = ap.parse_args()
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     rows: list[Row] = []
