@@ -50,11 +50,12 @@ def colour_stats(image: Image.Image) -> tuple[int | None, float]:
                          Image.Resampling.NEAREST)
     colours = img.getcolors(_COUNT_LIMIT)
     n_colours = len(colours) if colours is not None else None
-    a = np.asarray(img, dtype=np.uint8)
+    # one 32-bit word per pixel (RGBA with a constant A): neighbour tests are single compares
+    a = np.asarray(img.convert("RGBA")).view(np.uint32)[..., 0]
     if a.shape[0] < 2 or a.shape[1] < 2:
         return n_colours, 0.0
-    same_right = (a[:-1, 1:] == a[:-1, :-1]).all(2)
-    same_down = (a[1:, :-1] == a[:-1, :-1]).all(2)
+    same_right = a[:-1, 1:] == a[:-1, :-1]
+    same_down = a[1:, :-1] == a[:-1, :-1]
     return n_colours, float(np.mean(same_right & same_down))
 
 
