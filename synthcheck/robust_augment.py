@@ -117,43 +117,14 @@ def _to_u8_nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.round().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-_JPEG_CHUNK = 256  # images per encode/decode call when spread over threads
-_NVJPEG_OK = [True]  # flips to False after the first failed GPU encode
-
-
-def _jpeg_cpu(chw: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
+def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode and decode every image as JPEG (4:2:0, libjpeg, same bytes as Pillow)."""
     from torchvision.io import decode_jpeg, encode_jpeg
 
-    return decode_jpeg(encode_jpeg(chw, quality=quality))
-
-
-def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """Encode and decode every image as JPEG (4:2:0; libjpeg on the CPU, same bytes as Pillow).
-
-    Large batches are split over a thread pool (libjpeg releases the GIL), so the augmentation
-    keeps up with a GPU training loop on a many-core host.
-    """
     if len(x) == 0:
         return x
-    q = int(quality)
-    if x.is_cuda and _NVJPEG_OK[0]:
-        try:  # nvJPEG: encode and decode on the GPU, no host round trip
-            from torchvision.io import decode_jpeg, encode_jpeg
-
-            enc = encode_jpeg(list(x.permute(0, 3, 1, 2).contiguous()), quality=q)
-            out = decode_jpeg([e.cpu() for e in enc], device=x.device)  # decoder takes host bytes
-            return torch.stack(out).permute(0, 2, 3, 1).contiguous()
-        except (RuntimeError, TypeError, ValueError, NotImplementedError):
-            _NVJPEG_OK[0] = False  # this build has no GPU JPEG: the CPU path from now on
     chw = list(x.permute(0, 3, 1, 2).contiguous().cpu())
-    if len(chw) <= _JPEG_CHUNK:
-        out = _jpeg_cpu(chw, q)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        chunks = [chw[i:i + _JPEG_CHUNK] for i in range(0, len(chw), _JPEG_CHUNK)]
-        with ThreadPoolExecutor(max_workers=min(len(chunks), torch.get_num_threads())) as pool:
-            out = [im for part in pool.map(lambda c: _jpeg_cpu(c, q), chunks) for im in part]
+    out = decode_jpeg(encode_jpeg(chw, quality=int(quality)))
     return torch.stack(out).permute(0, 2, 3, 1).contiguous().to(x.device)
 
 
