@@ -5,7 +5,6 @@ import streamlit as st
 import ui_shared
 from synthcheck.bands import band_label
 from synthcheck.metadata import summary
-from synthcheck.provenance import provenance_summary
 from synthcheck.results import provenance_of
 from synthcheck.triage import analyze_images
 
@@ -71,11 +70,11 @@ for res in results:
                     f"**Bytes** {li.n_bytes:,} · **Band** {band_label(res.band or '')}")
         for note in info["notes"]:
             st.caption(f"Note: {note}")
-        prov = provenance_of(li)
+        prov = provenance_of(li, res.decision, float(v.p_fake))
         signals = prov.signals
         with st.expander(f"Provenance: {len(signals)} signal(s)" if signals else "Provenance (none found)",
                          expanded=bool(signals)):
-            st.write(provenance_summary(signals, res.decision, float(v.p_fake)) if li.raw else prov.summary)
+            st.write(prov.summary)
             if signals:
                 st.dataframe([{k: s.get(k) for k in ("source", "field", "value", "meaning", "strength")}
                               for s in signals], hide_index=True, width="stretch")

@@ -11,6 +11,7 @@ metadata, empty when none; shown beside the verdict, never folded into p_fake),
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .bands import DEFAULT_EDGES, band_for
@@ -39,11 +40,16 @@ def domain_of(loaded: LoadedImage, verdict, detector) -> DomainCheck:
     return domain
 
 
-def provenance_of(loaded: LoadedImage) -> Provenance:
-    """Provenance of the original file behind ``loaded`` (none for pixel inputs)."""
+def provenance_of(loaded: LoadedImage, verdict: str | None = None,
+                  p_fake: float | None = None) -> Provenance:
+    """Provenance of the original file behind ``loaded`` (none for pixel inputs); given the
+    model's verdict, the summary also says whether the metadata agrees with it."""
     if loaded.raw is None:
         return empty_provenance("the input was pixels, not the original file.")
-    return read_provenance(loaded.raw, name=loaded.name)
+    prov = read_provenance(loaded.raw, name=loaded.name)
+    if verdict is not None:
+        prov = replace(prov, summary=provenance_summary(prov.signals, verdict, p_fake))
+    return prov
 
 
 def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
@@ -63,11 +69,8 @@ def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
         "domain_reasons": list(domain.reasons),
         "notes": list(loaded.notes),
     }
-    prov = provenance_of(loaded)
-    record["provenance"] = prov.signals
-    record["provenance_summary"] = (
-        provenance_summary(prov.signals, verdict.verdict, verdict.p_fake)
-        if loaded.raw is not None else prov.summary)
+    prov = provenance_of(loaded, verdict.verdict, verdict.p_fake)
+    record["provenance"], record["provenance_summary"] = prov.signals, prov.summary
     if tiles:
         from .tiles import tile_grid
 
