@@ -33,8 +33,12 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from . import __version__
+from .bands import band_for, band_label
 from .forensics import fit_size, forensic_views, upscale_nearest
 from .imageio import DEFAULT_MAX_BYTES, ImageError, LoadedImage, load_image
+from .provenance import read_provenance
+from .results import domain_of
+from .tiles import tile_grid
 
 REPORT_VERSION = 1
 DEFAULT_METHODS = ("gradcam", "gradient_shap", "lime")
@@ -251,26 +255,10 @@ def image_entry(source: Any, detector: Any, *, seed: int, methods: Sequence[str]
     entry["verdict"] = {"verdict": verdict.verdict, "p_fake": round(verdict.p_fake, 6),
                         "p_fake_raw": round(verdict.p_fake_raw, 6),
                         "logits": [round(v, 6) for v in verdict.logits], "threshold": detector.threshold}
-    try:  # input properties and, when the checkpoint has one, the feature-space check
-        from .results import domain_of
-
-        entry["domain"] = domain_of(loaded, verdict, detector).to_dict()
-    except ImportError:
-        try:
-            from .domain import check_domain
-
-            entry["domain"] = check_domain(loaded, detector).to_dict()
-        except ImportError:
-            entry["domain"] = None
-    try:
-        from .bands import band_for, band_label
-
-        in_domain = entry["domain"]["in_domain"] if entry["domain"] else True
-        band = band_for(verdict.p_fake, in_domain=in_domain)
-        entry["verdict"]["band"], entry["verdict"]["band_label"] = band, band_label(band)
-    except ImportError:
-        pass
-
+    domain = domain_of(loaded, verdict, detector)  # input properties + feature-space check
+    entry["domain"] = domain.to_dict()
+    band = band_for(verdict.p_fake, in_domain=domain.in_domain)
+    entry["verdict"]["band"], entry["verdict"]["band_label"] = band, band_label(band)
     entry["provenance"] = _provenance(data, label)
     entry["tiles"] = _tiles(detector, loaded)
 
@@ -285,27 +273,16 @@ def image_entry(source: Any, detector: Any, *, seed: int, methods: Sequence[str]
     return entry
 
 
-def _provenance(data: bytes | None, label: str) -> dict[str, Any] | None:
-    """Provenance signals (C2PA, generator metadata) of the original bytes; None if unavailable."""
-    try:
-        from .provenance import read_provenance
-    except ImportError:  # provenance module not installed in this build
-        return None
+def _provenance(data: bytes | None, label: str) -> dict[str, Any]:
+    """Provenance signals (C2PA, generator metadata) of the original bytes (never raises)."""
     if data is None:
         return {"signals": [], "errors": [],
                 "summary": "No original file bytes (an in-memory image), so no provenance could be read."}
-    try:
-        return read_provenance(data, name=label).to_dict()
-    except Exception as exc:  # evidence beside the verdict: never fail the report on it
-        return {"signals": [], "summary": "Provenance could not be read.", "errors": [str(exc)]}
+    return read_provenance(data, name=label).to_dict()
 
 
 def _tiles(detector: Any, loaded: LoadedImage) -> dict[str, Any] | None:
     """The native-resolution p_fake grid of a large image (None for images under two tiles)."""
-    try:
-        from .tiles import tile_grid
-    except ImportError:
-        return None
     grid = tile_grid(detector, loaded)
     return grid.to_dict() if grid is not None else None
 

@@ -127,14 +127,11 @@ def test_provenance_tiles_and_control_run_sections(report, files) -> None:
     photo, small = report["images"][0], report["images"][1]
     assert photo["tiles"]["rows"] == 1 and photo["tiles"]["cols"] == 2  # 64x48: two 32-px patches
     assert small["tiles"] is None  # a 32x32 image is one patch: no grid
-    try:
-        from synthcheck.provenance import read_provenance
-    except ImportError:
-        assert photo["provenance"] is None
-    else:
-        for im, path in ((photo, files[0]), (small, files[1])):
-            assert im["provenance"] == read_provenance(path.read_bytes(), name=str(path)).to_dict()
-            assert isinstance(im["provenance"]["signals"], list) and im["provenance"]["summary"]
+    from synthcheck.provenance import read_provenance
+
+    for im, path in ((photo, files[0]), (small, files[1])):
+        assert im["provenance"] == read_provenance(path.read_bytes(), name=str(path)).to_dict()
+        assert isinstance(im["provenance"]["signals"], list) and im["provenance"]["summary"]
     assert "provenance" not in report["images"][2]  # unreadable file: error entry only
     assert report["control_run"]["status"] == "none" and not report["control_run"]["current"]
     html = render_html(report)
