@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .detector_base import file_sha256
 from .home import synthcheck_home
 
 SELFCHECK_DIR = Path(__file__).resolve().parent / "selfcheck_images"
@@ -258,10 +259,6 @@ def control_run_section(detector: Any, created_utc: str | None = None,
 
 
 # -- building the bundled set (run once by a maintainer; kept for reproducibility) ---------
-def _sha_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _every_kth(names: list[str], n: int) -> list[str]:
     step = len(names) / n
     return [names[int(i * step)] for i in range(n)]
@@ -276,17 +273,17 @@ def build_selfcheck_set(cifake_dir: str | os.PathLike, out_dir: str | os.PathLik
     """
     root, out = Path(cifake_dir), Path(out_dir)
     if train_hashes is None:
-        train_hashes = {_sha_file(p) for p in (root / "train").glob("*/*") if p.is_file()}
+        train_hashes = {file_sha256(p) for p in (root / "train").glob("*/*") if p.is_file()}
     banned = set(train_hashes)
     test_hashes: dict[str, int] = {}
     for p in (root / "test").glob("*/*"):
-        h = _sha_file(p)
+        h = file_sha256(p)
         test_hashes[h] = test_hashes.get(h, 0) + 1
     banned |= {h for h, c in test_hashes.items() if c > 1}
     images = []
     for label in LABELS:
         folder = root / "test" / label
-        names = sorted(p.name for p in folder.iterdir() if p.is_file() and _sha_file(p) not in banned)
+        names = sorted(p.name for p in folder.iterdir() if p.is_file() and file_sha256(p) not in banned)
         (out / label).mkdir(parents=True, exist_ok=True)
         for name in _every_kth(names, n_per_class):
             data = (folder / name).read_bytes()

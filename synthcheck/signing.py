@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .detector_base import file_sha256
 from .home import synthcheck_home
 
 ALGORITHM = "Ed25519"
@@ -144,7 +145,7 @@ def sign_report(report: dict[str, Any], home: Path | None = None,
     body["signature"] = {
         "algorithm": ALGORITHM,
         "public_key": base64.b64encode(raw).decode("ascii"),
-        "fingerprint": hashlib.sha256(raw).hexdigest(),
+        "fingerprint": fingerprint_of(key.public_key()),
         "signed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "canonicalization": CANONICALIZATION,
         "file_layout": FILE_LAYOUT,
@@ -232,11 +233,7 @@ def _hash_folder(folder: Path, max_files: int = 100_000) -> dict[str, list[Path]
         if i >= max_files:
             break
         if p.is_file() and not p.is_symlink():
-            h = hashlib.sha256()
-            with open(p, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
-            out.setdefault(h.hexdigest(), []).append(p)
+            out.setdefault(file_sha256(p), []).append(p)
     return out
 
 
@@ -262,7 +259,7 @@ def _check_images(report: dict[str, Any], images_dir: Path, problems: list[str])
             continue
         same_name = images_dir / Path(name).name
         if same_name.is_file():
-            actual = hashlib.sha256(same_name.read_bytes()).hexdigest()
+            actual = file_sha256(same_name)
             problems.append(f"{same_name.name} differs from the analysed image (SHA-256 {actual[:16]}... "
                             f"instead of {sha[:16]}...)")
             rows.append({"image": name, "sha256": sha, "status": "changed", "actual_sha256": actual})
@@ -354,7 +351,7 @@ def write_report_bundle(report: dict[str, Any], out_dir: str | os.PathLike, name
     out.mkdir(parents=True, exist_ok=True)
     signed = sign_report(report, home)
     js = write_signed_json(signed, out / f"{name}.json")
-    bundle = {"json_file": js.name, "json_sha256": hashlib.sha256(js.read_bytes()).hexdigest()}
+    bundle = {"json_file": js.name, "json_sha256": file_sha256(js)}
     html = out / f"{name}.html"
     html.write_text(render_html(signed, bundle=bundle), encoding="utf-8")
     pdf = write_pdf(signed, out / f"{name}.pdf", bundle=bundle)

@@ -9,7 +9,6 @@ and the log to each other: the report names the log's head, the log names the re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..detector_base import file_sha256
 from . import audit
 from .analysis import code_version, model_identity
 from .service import CaseError, Progress, case_row, get_case
@@ -112,7 +112,7 @@ def export_case(case_id: str, out_dir: str | Path, detector: Any, *, seed: int =
         progress(len(sources), len(sources))
     paths, signed = _write_bundle(report, out, name, home)
     n_copied = copy_images(case, blobs, out / "images") if with_images else 0
-    files = {kind: {"path": str(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
+    files = {kind: {"path": str(p), "sha256": file_sha256(p)}
              for kind, p in paths.items()}
     signed_json = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
     fingerprint = (signed_json.get("signature") or {}).get("fingerprint") if signed else None

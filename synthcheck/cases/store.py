@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..detector_base import file_sha256
 from ..home import synthcheck_home
 
 DB_NAME = "cases.sqlite3"
@@ -225,17 +226,14 @@ class BlobStore:
         """None when the blob exists and hashes to its name, else what is wrong, in words."""
         path = self.path_for(sha256)
         try:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
+            actual = file_sha256(path)
         except FileNotFoundError:
             return f"stored image {sha256[:16]}... is missing from the blob store ({path})"
         except OSError as exc:
             return f"stored image {sha256[:16]}... cannot be read ({exc.strerror or exc})"
-        if h.hexdigest() != sha256:
+        if actual != sha256:
             return (f"stored image {sha256[:16]}... no longer matches its SHA-256 "
-                    f"(now {h.hexdigest()[:16]}...): the file was modified")
+                    f"(now {actual[:16]}...): the file was modified")
         return None
 
 
