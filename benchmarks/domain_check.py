@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synthcheck.data import load_split, twins_mask  # noqa: E402
+from synthcheck.detector_base import softmax_p_fake  # noqa: E402
 from synthcheck.evaluate import compute_metrics  # noqa: E402
 from synthcheck.imageio import load_image  # noqa: E402
 from synthcheck.inference import Detector  # noqa: E402
@@ -67,8 +68,8 @@ def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
         idx = np.random.default_rng(0).choice(idx, size=min(limit, len(idx)), replace=False)
     images, labels = test.images[idx], test.labels[idx]
     logits = det.logits_of_arrays(images)
-    m_raw = compute_metrics(labels, _softmax(logits, 1.0), det.threshold)
-    m_cal = compute_metrics(labels, _softmax(logits, det.temperature), det.threshold)
+    m_raw = compute_metrics(labels, softmax_p_fake(logits, 1.0), det.threshold)
+    m_cal = compute_metrics(labels, softmax_p_fake(logits, det.temperature), det.threshold)
     t0 = time.perf_counter()
     recs = records_for(det, [str(Path(test.root) / test.paths[i]) for i in idx])
     rec_s = time.perf_counter() - t0
@@ -89,13 +90,6 @@ def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
         "records_per_s": len(idx) / rec_s,
         "_images": images, "_labels": labels,
     }
-
-
-def _softmax(logits: np.ndarray, t: float) -> np.ndarray:
-    z = logits / t
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e[:, 1] / e.sum(1)
 
 
 def ood_figures(det: Detector, extra: list) -> dict:
