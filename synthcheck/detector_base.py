@@ -68,7 +68,8 @@ class Verdict:
     logits: tuple[float, float]
     width: int
     height: int
-    feature_distance: float | None = None  # Mahalanobis distance of penultimate features
+    feature_distance: float | None = None  # distance of the model's features to its training data
+    jpeg_residual: float | None = None  # distance from the training JPEG's DCT grid
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,19 +93,24 @@ class BaseDetector:
     temperature: float
     threshold: float
     path: str | None
-    feature_domain: dict[str, Any] | None = None  # fitted Mahalanobis model, if the checkpoint has one
+    feature_domain: dict[str, Any] | None = None  # fitted domain check, if the checkpoint has one
     _sha256: str | None = None
 
     def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         raise NotImplementedError
 
     def logits_and_features(self, arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits and, where the backend can, penultimate features (default: none)."""
+        """Logits and, where the backend can, the domain check's features (default: none)."""
         return self.logits_of_arrays(arrays), None
 
     @property
     def feature_threshold(self) -> float | None:
         return float(self.feature_domain["threshold"]) if self.feature_domain else None
+
+    @property
+    def jpeg_profile(self) -> dict[str, Any] | None:
+        """The training data's JPEG setting and residual threshold, when the check has one."""
+        return self.feature_domain.get("jpeg") if self.feature_domain else None
 
     @property
     def checkpoint_sha256(self) -> str | None:
@@ -130,19 +136,26 @@ class BaseDetector:
 
     def predict_arrays(self, arrays: np.ndarray,
                        sizes: Sequence[tuple[int, int]] | None = None) -> list[Verdict]:
+        dist: list[float | None] = [None] * len(arrays)
+        residual: list[float | None] = [None] * len(arrays)
         if self.feature_domain:
-            from .feature_math import mahalanobis
+            from .feature_math import feature_score
+            from .jpeg_trace import grid_residual
 
+            jpeg = self.feature_domain.get("jpeg")
+            if jpeg:  # before the forward pass, while the pixels are still in cache
+                residual = [float(r) for r in grid_residual(arrays, jpeg["luma_table"])]
             logits, feats = self.logits_and_features(arrays)
-            dist: list[float | None] = [float(d) for d in mahalanobis(feats, self.feature_domain)]
+            if feats is not None:
+                dist = [float(d) for d in feature_score(feats, self.feature_domain)]
         else:
-            logits, dist = self.logits_of_arrays(arrays), [None] * len(arrays)
+            logits = self.logits_of_arrays(arrays)
         p_raw = softmax_p_fake(logits)
         p_cal = softmax_p_fake(logits, self.temperature)
         sizes = sizes or [(self.input_size, self.input_size)] * len(arrays)
         return [Verdict("FAKE" if p >= self.threshold else "REAL", float(p), float(pr),
-                        (float(l0), float(l1)), w, h, d)
-                for p, pr, (l0, l1), (w, h), d in zip(p_cal, p_raw, logits, sizes, dist, strict=True)]
+                        (float(l0), float(l1)), w, h, d, r)
+                for p, pr, (l0, l1), (w, h), d, r in zip(p_cal, p_raw, logits, sizes, dist, residual, strict=True)]
 
     def predict(self, images: Iterable[ImageSource | LoadedImage]) -> list[Verdict]:
         """Verdicts for images of any PIL-readable kind; raises :class:`ImageError` on bad input.

@@ -62,16 +62,17 @@ class Detector(BaseDetector):
         return normalize(torch.from_numpy(np.array(arrays, copy=True)).to(self.device), self.mean, self.std)
 
     def logits_and_features(self, arrays: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits and penultimate features in one pass (a pre-hook on the classifier layer)."""
-        from .feature_domain import last_linear, logits_and_features
+        """Logits and the domain check's features in one pass (a hook on the layer it reads)."""
+        from .feature_domain import PENULTIMATE, last_linear, logits_and_features
 
         if self._classifier is None:
             self._classifier = last_linear(self.model)
         if len(arrays) == 0:
             return np.zeros((0, 2), np.float32), None
         with self.lock:  # the hook sits on the shared model while it runs
+            layer = (self.feature_domain or {}).get("layer", PENULTIMATE)
             return logits_and_features(self.model, arrays, self.mean, self.std, self.device,
-                                       batch_size, classifier=self._classifier)
+                                       batch_size, classifier=self._classifier, layer=layer)
 
     @torch.inference_mode()
     def logits_of_arrays(self, arrays: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 from .bands import DEFAULT_EDGES, band_for
 from .domain import DomainCheck, check_domain
 from .imageio import LoadedImage
+from .jpeg_trace import describe as describe_jpeg
 from .provenance import Provenance, empty_provenance, provenance_summary, read_provenance
 
 
@@ -25,18 +26,31 @@ def error_record(path: str, error: str) -> dict[str, Any]:
 
 
 def domain_of(loaded: LoadedImage, verdict, detector) -> DomainCheck:
-    """Input-property checks plus, when the checkpoint has one, the feature-space check."""
+    """Input-property checks plus, when the checkpoint has them, the fitted feature and
+    JPEG-trace checks (thresholds keep 99% of validation images in domain)."""
     domain = check_domain(loaded, detector)
     limit = getattr(detector, "feature_threshold", None)
     dist = getattr(verdict, "feature_distance", None)
     if limit is not None and dist is not None:
-        domain.stats["feature_distance"] = round(dist, 3)
-        domain.stats["feature_threshold"] = round(limit, 3)
+        domain.stats["feature_distance"] = round(dist, 4)
+        domain.stats["feature_threshold"] = round(limit, 4)
         if dist > limit:
             domain.in_domain = False
             domain.reasons.append(
                 f"The model's internal features for this image are unlike its training images "
-                f"(distance {dist:.1f}, while 99% of validation images stay under {limit:.1f}).")
+                f"(distance {dist:.3g}, while 99% of validation images stay under {limit:.3g}).")
+    jpeg = getattr(detector, "jpeg_profile", None)
+    residual = getattr(verdict, "jpeg_residual", None)
+    if jpeg and residual is not None:
+        domain.stats["jpeg_residual"] = round(residual, 3)
+        domain.stats["jpeg_threshold"] = round(float(jpeg["threshold"]), 3)
+        if residual > float(jpeg["threshold"]):
+            domain.in_domain = False
+            domain.reasons.append(
+                f"The image lacks the trace of the {describe_jpeg(jpeg)} compression that every "
+                f"training image went through (grid residual {residual:.3f}, while 99% of validation "
+                f"images stay under {float(jpeg['threshold']):.3f}), so it was never compressed like "
+                f"them, or was resized, shifted or re-compressed since.")
     return domain
 
 

@@ -1,4 +1,4 @@
-"""``synthcheck fit-domain``: add the feature-space domain check to an existing checkpoint."""
+"""``synthcheck fit-domain``: (re)fit the domain check (kNN features + JPEG trace) of a checkpoint."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fit-domain", help="fit the feature-space domain check of a checkpoint")
+    from ..feature_math import DEFAULT_KEEP  # torch-free: the CLI parser must not import torch
+
+    p = sub.add_parser("fit-domain", help="fit the domain check (feature kNN + JPEG trace) of a checkpoint")
     p.add_argument("checkpoint")
     p.add_argument("--data", help="the folder it was trained on (default $SYNTHCHECK_DATA)")
-    p.add_argument("--keep", type=float, default=0.99, help="share of validation images kept in domain")
+    p.add_argument("--keep", type=float, default=DEFAULT_KEEP,
+                   help=f"share of validation images kept in domain (default {DEFAULT_KEEP})")
     p.add_argument("--onnx", action="store_true", help="(re)export the ONNX twin afterwards")
     p.set_defaults(func=_run)
