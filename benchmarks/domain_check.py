@@ -4,10 +4,12 @@
 
 Prints, for one checkpoint:
 - CIFAKE test: share in domain, accuracy on all / in-domain images, ECE raw and calibrated;
-- accuracy after 32 -> 128 -> 32 px (bicubic, Pillow) and after JPEG quality 50 re-encoding;
+- accuracy after 32 -> 128 -> 32 px (bicubic, Pillow) and after JPEG quality 50 re-encoding,
+  with the share the domain check keeps and the accuracy on kept and flagged images;
 - the out-of-CIFAKE set (tests/ood_corpus.py: real photos whole, shrunk, cropped and re-saved,
-  drawn graphics, CIFAKE images pasted into larger canvases): share of verdicts both confident
-  (in domain and band likely_real/likely_synthetic) and wrong, overall and per kind;
+  a quality-75 JPEG twin of every 32 px photo, drawn graphics, CIFAKE images pasted into larger
+  canvases): share of verdicts both confident (in domain and band likely_real/likely_synthetic)
+  and wrong, overall and per kind;
 - single-image predict latency with and without the domain check.
 """
 
@@ -61,6 +63,16 @@ def accuracy(det: Detector, images: np.ndarray, labels: np.ndarray) -> float:
     return float(((p >= det.threshold).astype(int) == labels).mean())
 
 
+def perturbed_figures(det: Detector, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy on all perturbed images, the share the domain check keeps, and accuracy there."""
+    recs = records_for(det, list(images))
+    right = np.array([(r["verdict"] == "FAKE") == bool(y) for r, y in zip(recs, labels, strict=True)])
+    keep = np.array([r["in_domain"] for r in recs])
+    return {"accuracy": float(right.mean()), "in_domain_share": float(keep.mean()),
+            "accuracy_in_domain": float(right[keep].mean()) if keep.any() else None,
+            "accuracy_flagged": float(right[~keep].mean()) if (~keep).any() else None}
+
+
 def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
     test = load_split(data, "test", det.input_size)
     idx = np.arange(len(test.labels))
@@ -85,8 +97,8 @@ def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
         "accuracy_no_twin": float((pred[no_twin] == labels[no_twin]).mean()),
         "roc_auc": m_cal["roc_auc"],
         "ece_raw": m_raw["ece"], "ece_calibrated": m_cal["ece"], "temperature": det.temperature,
-        "accuracy_up_down_128_bicubic": accuracy(det, _pil_roundtrip(images, up_down), labels),
-        "accuracy_jpeg_q50": accuracy(det, _pil_roundtrip(images, jpeg_q), labels),
+        "up_down_128_bicubic": perturbed_figures(det, _pil_roundtrip(images, up_down), labels),
+        "jpeg_q50": perturbed_figures(det, _pil_roundtrip(images, jpeg_q), labels),
         "records_per_s": len(idx) / rec_s,
         "_images": images, "_labels": labels,
     }
@@ -171,7 +183,12 @@ def main() -> int:
               f"all {c['accuracy_all']:.2%}, in-domain {c['accuracy_in_domain']:.2%}, no-twin "
               f"{c['accuracy_no_twin']:.2%}; AUC {c['roc_auc']:.5f}")
         print(f"ECE raw {c['ece_raw']:.4f} -> calibrated {c['ece_calibrated']:.4f} (T={c['temperature']:.3f})")
-        print(f"32->128->32 bicubic: {c['accuracy_up_down_128_bicubic']:.2%}   JPEG q50: {c['accuracy_jpeg_q50']:.2%}")
+        for name, key in (("32->128->32 bicubic", "up_down_128_bicubic"), ("JPEG q50", "jpeg_q50")):
+            f = c[key]
+            extra_s = (f"; in domain {f['in_domain_share']:.1%}, accuracy there {f['accuracy_in_domain']:.2%}"
+                       if f["accuracy_in_domain"] is not None else "")
+            flagged = f" (flagged: {f['accuracy_flagged']:.2%})" if f["accuracy_flagged"] is not None else ""
+            print(f"{name}: accuracy {f['accuracy']:.2%}{extra_s}{flagged}")
     o = res["ood"]
     print(f"Out of CIFAKE ({o['n']} inputs): confident and wrong {o['confident_wrong']} "
           f"({o['confident_wrong_share']:.1%})")

@@ -23,7 +23,7 @@ class OodItem:
     name: str
     data: bytes  # encoded image file (PNG or JPEG)
     truth: str | None  # "REAL", "FAKE" or None (neither: a graphic)
-    kind: str  # whole | shrunk | crop | crop_shrunk | jpeg | graphic | canvas
+    kind: str  # whole | shrunk | crop | crop_shrunk | jpeg | graphic | canvas, "_j75" for the JPEG twins
 
 
 def real_photos() -> list[tuple[str, np.ndarray]]:
@@ -74,9 +74,15 @@ def _graphics(rng: np.random.Generator, n: int) -> list[np.ndarray]:
     return out
 
 
-def build_ood(seed: int = 0, crops_per_photo: int = 4, n_graphics: int = 12) -> list[OodItem]:
+def build_ood(seed: int = 0, crops_per_photo: int = 4, n_graphics: int = 12,
+              jpeg75_twins: bool = True) -> list[OodItem]:
     """The out-of-CIFAKE set: every photo whole, shrunk to 32 px (two kernels), centre-cropped and
-    shrunk, cut into native 32 px crops and larger crops shrunk, and re-saved as JPEG q75."""
+    shrunk, cut into native 32 px crops and larger crops shrunk, and re-saved as JPEG q75.
+
+    ``jpeg75_twins`` adds, for every 32 px photo input, a twin saved as JPEG quality 75 (4:2:0),
+    exactly as CIFAKE's files were: these carry the training data's compression trace, so only
+    the model's own features can tell them apart (the hardest part of the set).
+    """
     rng = np.random.default_rng(seed)
     items: list[OodItem] = []
     for name, img in real_photos():
@@ -99,6 +105,10 @@ def build_ood(seed: int = 0, crops_per_photo: int = 4, n_graphics: int = 12) -> 
             t, lft = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
             crop = Image.fromarray(img[t:t + s, lft:lft + s]).resize((32, 32), Image.Resampling.BICUBIC)
             items.append(OodItem(f"{name}/crop{s}_shrunk_{k}", _encode(np.asarray(crop)), "REAL", "crop_shrunk"))
+    if jpeg75_twins:
+        items += [OodItem(f"{it.name}_j75", _encode(np.asarray(Image.open(io.BytesIO(it.data)).convert("RGB")),
+                                                   "JPEG", quality=75), it.truth, f"{it.kind}_j75")
+                  for it in list(items) if it.kind in ("shrunk", "crop", "crop_shrunk")]
     for i, g in enumerate(_graphics(rng, n_graphics)):
         items.append(OodItem(f"graphic_{i}", _encode(g), None, "graphic"))
     return items

@@ -62,3 +62,27 @@ def test_robust_model_earns_its_card_and_withstands_resampling(cifake_test):
     resampled = np.stack([up_down(split.images[i]) for i in idx])
     p = np.array([v.p_fake for v in det.predict_arrays(resampled)])
     assert ((p >= 0.5).astype(int) == split.labels[idx]).mean() >= 0.95
+
+
+def test_default_model_domain_check_keeps_cifake_in_and_flags_resampled_copies(cifake_test, default_detector):
+    """The fitted domain check on the real test split: >= 99% in domain, as the checkpoint
+    records; after 32 -> 128 -> 32 px most images lose the JPEG trace and are flagged."""
+    import numpy as np
+    from PIL import Image
+
+    from synthcheck.feature_domain import in_domain_mask
+
+    det, dom = default_detector, default_detector.feature_domain
+    split = load_split(cifake_test, "test", det.input_size)
+
+    def kept(images: np.ndarray) -> np.ndarray:
+        vs = det.predict_arrays(images)
+        return in_domain_mask(np.array([v.feature_distance for v in vs]),
+                              np.array([v.jpeg_residual for v in vs]), dom)
+
+    share = kept(split.images).mean()
+    assert share >= 0.99 and abs(share - det.meta["metrics"]["test"]["in_domain_share"]) < 1e-3
+    idx = np.random.default_rng(0).choice(len(split), 1000, replace=False)
+    resampled = np.stack([np.asarray(Image.fromarray(split.images[i]).resize((128, 128), Image.Resampling.BICUBIC)
+                                     .resize((32, 32), Image.Resampling.BICUBIC)) for i in idx])
+    assert kept(resampled).mean() < 0.5
