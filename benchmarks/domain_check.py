@@ -58,11 +58,6 @@ def jpeg_q(img: Image.Image, quality: int = 50) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-def accuracy(det: Detector, images: np.ndarray, labels: np.ndarray) -> float:
-    p = np.array([v.p_fake for v in det.predict_arrays(images)])
-    return float(((p >= det.threshold).astype(int) == labels).mean())
-
-
 def perturbed_figures(det: Detector, images: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy on all perturbed images, the share the domain check keeps, and accuracy there."""
     recs = records_for(det, list(images))

@@ -142,8 +142,8 @@ class BaseDetector:
             from .feature_math import feature_score
             from .jpeg_trace import grid_residual
 
-            jpeg = self.feature_domain.get("jpeg")
-            if jpeg:  # before the forward pass, while the pixels are still in cache
+            jpeg = self.jpeg_profile
+            if jpeg:
                 residual = [float(r) for r in grid_residual(arrays, jpeg["luma_table"])]
             logits, feats = self.logits_and_features(arrays)
             if feats is not None:

@@ -43,6 +43,19 @@ def trained_without_trace(config: dict[str, Any]) -> bool:
             or str(config.get("adv_train") or "none") != "none")
 
 
+def jpeg_profile_for(config: dict[str, Any], split: Any, idx: np.ndarray) -> dict[str, Any] | None:
+    """The JPEG trace to test for: the shared setting of the training files ``split.paths[idx]``,
+    or None when training also used trace-breaking augmentations."""
+    if trained_without_trace(config):
+        return None
+    from pathlib import Path
+
+    from .jpeg_trace import training_jpeg_profile
+
+    root = Path(split.root)
+    return training_jpeg_profile([root / split.paths[i] for i in idx], seed=int(config.get("seed") or 0))
+
+
 def last_linear(model: nn.Module) -> nn.Linear:
     """The classifier layer whose input is the penultimate feature vector."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -151,7 +164,7 @@ def fit_feature_domain(model: nn.Module, train_images: np.ndarray, train_labels:
     idx = np.sort(rng.choice(len(train_images), min(bank_size, len(train_images)), replace=False))
     _, feats = logits_and_features(model, train_images[idx], mean, std, device, layer=layer)
     bank = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-8)
-    domain: dict[str, Any] = {"method": "knn", "layer": layer, "pooling": "mean+std" if layer != PENULTIMATE else "",
+    domain: dict[str, Any] = {"method": "knn", "layer": layer,
                               "bank": torch.tensor(bank, dtype=torch.float16), "k": int(min(k, len(idx))),
                               "keep": float(keep), "n_fit": int(len(idx))}
     dist, _ = domain_scores(model, val_images, mean, std, device, domain)
@@ -179,11 +192,8 @@ def fit_checkpoint_domain(checkpoint: str, data_dir: str | None, keep: float = D
     The split is rebuilt from the checkpoint's recorded seed and validation fraction; the
     checkpoint is rewritten atomically with ``feature_domain`` and the test in-domain share.
     """
-    from pathlib import Path
-
     from .checkpoint import atomic_torch_save, load_checkpoint, model_from_checkpoint
     from .data import load_split, train_val_split
-    from .jpeg_trace import training_jpeg_profile
 
     ckpt = load_checkpoint(checkpoint)
     cfg = ckpt.get("config", {})
@@ -194,15 +204,14 @@ def fit_checkpoint_domain(checkpoint: str, data_dir: str | None, keep: float = D
     if recorded and recorded != train.fingerprint:
         raise ValueError("this data is not the data the checkpoint was trained on (fingerprint differs)")
     tr_idx, va_idx = train_val_split(train.labels, cfg.get("val_fraction", 0.1), cfg.get("seed", 0))
-    profile = (None if trained_without_trace(cfg) else
-               training_jpeg_profile([Path(train.root) / train.paths[i] for i in tr_idx], seed=cfg.get("seed", 0)))
+    profile = jpeg_profile_for(cfg, train, tr_idx)
     domain = fit_feature_domain(model, train.images[tr_idx], train.labels[tr_idx],
                                 np.ascontiguousarray(train.images[va_idx]), mean, std, device, keep=keep,
                                 seed=cfg.get("seed", 0), layer=ckpt.get("cam_layer"), jpeg_profile=profile)
     ckpt["feature_domain"] = domain
     report: dict[str, Any] = {"method": domain["method"], "layer": domain["layer"],
                               "threshold": domain["threshold"], "val_kept": domain["val_kept"],
-                              "jpeg": {k: v for k, v in domain.get("jpeg", {}).items()} or None}
+                              "jpeg": domain.get("jpeg")}
     try:
         test = load_split(data_dir, "test", int(ckpt["input_size"]))
     except Exception:  # no test split: nothing more to report

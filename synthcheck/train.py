@@ -35,8 +35,7 @@ from .checkpoint import (
 from .config import TrainConfig, save_config
 from .data import load_split, train_val_split, twins_mask
 from .evaluate import compute_metrics, fit_temperature, p_fake_from_logits, predict_logits
-from .feature_domain import domain_share, fit_feature_domain, trained_without_trace
-from .jpeg_trace import training_jpeg_profile
+from .feature_domain import domain_share, fit_feature_domain, jpeg_profile_for
 from .models import create_model
 from .robust_augment import RobustAugmentCfg, mix_adversarial
 from .robust_augment import apply as robust_apply
@@ -359,8 +358,7 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
     x_val, y_val = np.ascontiguousarray(train_split.images[va_idx]), train_split.labels[va_idx]
     val_logits = predict_logits(model, x_val, mean, std, device)
     temperature = fit_temperature(val_logits, y_val)
-    profile = (None if trained_without_trace(cfg.to_dict()) else
-               training_jpeg_profile([Path(train_split.root) / train_split.paths[i] for i in tr_idx], seed=cfg.seed))
+    profile = jpeg_profile_for(cfg.to_dict(), train_split, tr_idx)
     domain = fit_feature_domain(model, train_split.images[tr_idx], train_split.labels[tr_idx], x_val,
                                 mean, std, device, seed=cfg.seed, layer=best.get("cam_layer"), jpeg_profile=profile)
     metrics: dict[str, Any] = {"val": compute_metrics(y_val, p_fake_from_logits(val_logits, temperature))}
