@@ -67,10 +67,9 @@ def knn_distance(feats: np.ndarray, domain: dict[str, Any]) -> np.ndarray:
         _BANKS[id(bank)] = hit
     f = np.asarray(feats, dtype=np.float32)
     dots = f @ hit[1]  # (N, bank); the bank is unit-length, so only the query norm is missing
-    k = min(int(domain["k"]), dots.shape[1])
-    kth = np.partition(dots, dots.shape[1] - k, axis=1)[:, dots.shape[1] - k]  # order is norm-free
-    norms = np.sqrt(np.einsum("ij,ij->i", f, f))
-    return (1.0 - kth / np.maximum(norms, 1e-8)).astype(np.float64)
+    m = dots.shape[1] - min(int(domain["k"]), dots.shape[1])
+    kth = np.partition(dots, m, axis=1)[:, m]  # the k-th largest; the order is norm-free
+    return 1.0 - kth.astype(np.float64) / np.maximum(np.sqrt((f * f).sum(1, dtype=np.float64)), 1e-8)
 
 
 def feature_score(feats: np.ndarray, domain: dict[str, Any]) -> np.ndarray:

@@ -108,10 +108,11 @@ def grid_residual(arrays: np.ndarray, luma_table: Sequence[int]) -> np.ndarray:
         return np.full(n, 0.25)
     m, offset = _rgb_block_to_grid(tuple(luma_table))
     blocks = a[:, :h, :w].reshape(n, h // 8, 8, w // 8, 8, 3).transpose(0, 1, 3, 2, 4, 5).reshape(-1, 192)
-    r = blocks.astype(np.float32) @ m + offset
-    d = r - np.rint(r)
-    np.abs(d, out=d)
-    return d.reshape(n, -1).mean(1).astype(np.float64)
+    r = blocks.astype(np.float32) @ m
+    r += offset
+    r -= np.rint(r)
+    np.abs(r, out=r)
+    return r.reshape(n, -1).mean(1, dtype=np.float64)
 
 
 def describe(profile: dict[str, Any]) -> str:
