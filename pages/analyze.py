@@ -52,6 +52,8 @@ for res in results:
             if res.domain and not res.domain.in_domain:
                 st.warning("**Outside the training domain — this verdict is less reliable.**\n\n"
                            + "\n".join(f"- {r}" for r in res.domain.reasons))
+            for note in res.domain.advisories if res.domain else []:
+                st.info(f"**Known bias:** {note}")
         tiles = ui_shared.tile_view(model, li)
         if tiles is not None:
             grid, picture = tiles

@@ -73,7 +73,8 @@ chosen = st.multiselect("Show bands", list(BANDS) + ["error"], default=list(BAND
 df = pd.DataFrame(records)
 df.insert(0, "thumbnail", thumbs)
 df["band"] = df["band"].fillna("error")
-df["domain_reasons"] = df["domain_reasons"].map(lambda v: " ".join(v) if isinstance(v, list) else "")
+for col in ("domain_reasons", "advisories"):
+    df[col] = df[col].map(lambda v: " ".join(v) if isinstance(v, list) else "")
 df["notes"] = df["notes"].map(lambda v: "; ".join(v) if isinstance(v, list) else "")
 view = df[df["band"].isin(chosen)].sort_values("p_fake", ascending=False, na_position="last")
 st.dataframe(

@@ -68,6 +68,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     def line(r: dict[str, Any]) -> str:
         reasons = "".join(f"\n      out of domain: {reason}" for reason in r["domain_reasons"])
+        reasons += "".join(f"\n      note: {note}" for note in r.get("advisories", []))
         return f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}{reasons}"
 
     return emit_results(results, args.json, line)

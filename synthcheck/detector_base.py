@@ -113,6 +113,11 @@ class BaseDetector:
         return self.feature_domain.get("jpeg") if self.feature_domain else None
 
     @property
+    def greyscale_bias(self) -> dict[str, Any] | None:
+        """Each class's greyscale share in the training data, when the domain fit recorded it."""
+        return self.feature_domain.get("greyscale") if self.feature_domain else None
+
+    @property
     def checkpoint_sha256(self) -> str | None:
         if self._sha256 is None and self.path:
             self._sha256 = file_sha256(self.path)

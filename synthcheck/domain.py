@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .colour_bias import mean_chroma
 from .imageio import LoadedImage
 
 LARGE_FACTOR = 4.0  # longest side above this multiple of the input size => much larger
@@ -31,14 +32,19 @@ class DomainCheck:
     in_domain: bool
     reasons: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    # known biases of the model that this input touches (e.g. greyscale); they inform, they do
+    # not make the input out of domain
+    advisories: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"in_domain": self.in_domain, "reasons": list(self.reasons), "stats": dict(self.stats)}
+        return {"in_domain": self.in_domain, "reasons": list(self.reasons), "stats": dict(self.stats),
+                "advisories": list(self.advisories)}
 
 
-def colour_stats(image: Image.Image) -> tuple[int | None, float]:
+def colour_stats(image: Image.Image) -> tuple[int | None, float, float]:
     """(distinct colours, or None when above ``_COUNT_LIMIT``; share of pixels whose right and
-    lower neighbours are identical), on a nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px.
+    lower neighbours are identical; mean chroma, max(R,G,B) - min(R,G,B) of 255, which is 0 for
+    a grey image), on a nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px.
 
     Pillow's ``getcolors`` stops as soon as the limit is passed, so a photo costs microseconds
     where counting every colour exactly (``np.unique``) cost ~20 ms on a 600x400 upload.
@@ -50,13 +56,16 @@ def colour_stats(image: Image.Image) -> tuple[int | None, float]:
                          Image.Resampling.NEAREST)
     colours = img.getcolors(_COUNT_LIMIT)
     n_colours = len(colours) if colours is not None else None
+    w, h = img.size
+    rgba = np.frombuffer(img.convert("RGBA").tobytes(), dtype=np.uint8).reshape(h, w, 4)
+    chroma = float(mean_chroma(rgba[None, ..., :3])[0])
+    if w < 2 or h < 2:
+        return n_colours, 0.0, chroma
     # one 32-bit word per pixel (RGBA with a constant A): neighbour tests are single compares
-    a = np.asarray(img.convert("RGBA")).view(np.uint32)[..., 0]
-    if a.shape[0] < 2 or a.shape[1] < 2:
-        return n_colours, 0.0
-    same_right = a[:-1, 1:] == a[:-1, :-1]
-    same_down = a[1:, :-1] == a[:-1, :-1]
-    return n_colours, float(np.mean(same_right & same_down))
+    a = rgba.view(np.uint32)[..., 0]
+    top = a[:-1, :-1]
+    flat = np.count_nonzero((a[:-1, 1:] == top) & (a[1:, :-1] == top))
+    return n_colours, flat / ((h - 1) * (w - 1)), chroma
 
 
 def check_domain(loaded: LoadedImage, detector: Any = None, *, input_size: int | None = None) -> DomainCheck:
@@ -75,7 +84,7 @@ def check_domain(loaded: LoadedImage, detector: Any = None, *, input_size: int |
     if aspect > MAX_ASPECT:
         reasons.append(f"The aspect ratio is {aspect:.1f}:1, and the image is squashed to a square "
                        f"before analysis, unlike the square training images.")
-    n_colours, flat = colour_stats(loaded.image)
+    n_colours, flat, chroma = colour_stats(loaded.image)
     if w * h >= 256:
         if n_colours is not None and n_colours <= MAX_COLOURS:
             reasons.append(f"The image has only {n_colours} distinct colours, which suggests a "
@@ -85,5 +94,5 @@ def check_domain(loaded: LoadedImage, detector: Any = None, *, input_size: int |
                            f"screenshot or graphic rather than a photograph.")
     # colours: None means more than _COUNT_LIMIT distinct colours (a photo, not a graphic)
     stats = {"width": w, "height": h, "input_size": size, "aspect": round(aspect, 3),
-             "colours": n_colours, "flat_fraction": round(flat, 4)}
+             "colours": n_colours, "flat_fraction": round(flat, 4), "mean_chroma": round(chroma, 2)}
     return DomainCheck(not reasons, reasons, stats)

@@ -315,6 +315,10 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
         pdf.para("Outside the training domain - treat the score with caution:", 9, colour=(170, 40, 30))
         for reason in dom["reasons"]:
             pdf.para(f"- {reason}", 8)
+    if dom.get("advisories"):
+        pdf.para("Known bias of the model that applies to this image:", 9)
+        for note in dom["advisories"]:
+            pdf.para(f"- {note}", 8)
     pics = im.get("pictures") or {}
     pdf.pictures([(_picture(pics.get("original")), "The image (display copy)"),
                   (_picture(pics.get("model_input")),

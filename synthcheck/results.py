@@ -2,7 +2,8 @@
 
 Keys of the original contract (``path``, ``sha256``, ``verdict``, ``p_fake``, ``model``) never
 change; later keys are only added: ``band``, ``calibrated_p_fake``, ``in_domain``,
-``domain_reasons``, ``provenance`` (list of signals from the file's C2PA/EXIF/XMP/PNG text
+``domain_reasons``, ``advisories`` (plain sentences on known biases of the model that the
+input touches, such as greyscale; they do not change ``in_domain``), ``provenance`` (list of signals from the file's C2PA/EXIF/XMP/PNG text
 metadata, empty when none; shown beside the verdict, never folded into p_fake),
 ``provenance_summary`` (plain words on which evidence points which way) and, on request,
 ``tiles`` for large images.
@@ -15,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from .bands import DEFAULT_EDGES, band_for
+from .colour_bias import greyscale_advisory
 from .domain import DomainCheck, check_domain
 from .imageio import LoadedImage
 from .jpeg_trace import describe as describe_jpeg
@@ -51,6 +53,10 @@ def domain_of(loaded: LoadedImage, verdict, detector) -> DomainCheck:
                 f"training image went through (grid residual {residual:.3f}, while 99% of validation "
                 f"images stay under {float(jpeg['threshold']):.3f}), so it was never compressed like "
                 f"them, or was resized, shifted or re-compressed since.")
+    note = greyscale_advisory(domain.stats.get("mean_chroma"), getattr(detector, "greyscale_bias", None),
+                              getattr(detector, "class_names", ("REAL", "FAKE")))
+    if note:
+        domain.advisories.append(note)
     return domain
 
 
@@ -81,6 +87,7 @@ def verdict_record(path: str, loaded: LoadedImage, verdict, detector, *,
         "band": band_for(verdict.p_fake, edges, in_domain=domain.in_domain),
         "in_domain": domain.in_domain,
         "domain_reasons": list(domain.reasons),
+        "advisories": list(domain.advisories),
         "notes": list(loaded.notes),
     }
     prov = provenance_of(loaded, verdict.verdict, verdict.p_fake)

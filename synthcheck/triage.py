@@ -41,8 +41,8 @@ MAX_FILES = 2000
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 MAX_RATIO = 200  # uncompressed / compressed size above this => suspected ZIP bomb
-RECORD_FIELDS = ("name", "verdict", "p_fake", "band", "in_domain", "domain_reasons", "width",
-                 "height", "format", "bytes", "sha256", "notes", "error")
+RECORD_FIELDS = ("name", "verdict", "p_fake", "band", "in_domain", "domain_reasons", "advisories",
+                 "width", "height", "format", "bytes", "sha256", "notes", "error")
 
 
 class TriageError(ValueError):
@@ -154,7 +154,8 @@ class Analysis:
         if self.verdict is not None:
             rec.update(verdict=self.decision, p_fake=round(self.verdict.p_fake, 6), band=self.band)
         if self.domain is not None:
-            rec.update(in_domain=self.domain.in_domain, domain_reasons=list(self.domain.reasons))
+            rec.update(in_domain=self.domain.in_domain, domain_reasons=list(self.domain.reasons),
+                       advisories=list(self.domain.advisories))
         return rec
 
 

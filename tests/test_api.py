@@ -69,7 +69,7 @@ def test_verify_single_image_matches_predict_contract(client: TestClient, detect
     r = upload(client, ("cat.jpg", data, "image/jpeg"))
     assert r.status_code == 200
     (row,) = r.json()
-    assert set(row) >= PREDICT_KEYS
+    assert set(row) >= PREDICT_KEYS | {"band", "in_domain", "domain_reasons", "advisories"}
     assert row == cli_records(detector, data, "cat.jpg")  # the very object predict --json prints
     assert row["path"] == "cat.jpg"
     assert row["sha256"] == hashlib.sha256(data).hexdigest()

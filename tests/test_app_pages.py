@@ -147,6 +147,16 @@ def test_out_of_domain_warning_exif_and_gradcam() -> None:
     assert n_images >= 2 or any("unavailable" in i.value for i in at.info)  # input + Grad-CAM
 
 
+def test_greyscale_upload_shows_the_known_bias_note_and_colour_does_not() -> None:
+    at = _app().run()
+    at.file_uploader(key="analyze_files").set_value(
+        [("grey.png", _encode(_img(6).convert("L"), "PNG"), "image/png"),
+         ("colour.png", _encode(_img(6), "PNG"), "image/png")]).run()
+    _no_exception(at)
+    notes = [i.value for i in at.info if "Known bias" in i.value]
+    assert len(notes) == 1 and "greyscale" in notes[0] and "synthetic images" in notes[0]
+
+
 def test_large_image_shows_native_tile_grid_and_small_one_does_not() -> None:
     big = _encode(_img(4, (320, 200)), "PNG")
     at = _app().run()

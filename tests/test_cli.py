@@ -39,7 +39,7 @@ def test_predict_json_contract_and_exit_codes(capsys, files):
     assert [r["path"] for r in rows] == [str(good), str(bad), str(missing)]
     ok = rows[0]
     assert {"path", "sha256", "verdict", "p_fake", "model"} <= set(ok)
-    assert {"band", "calibrated_p_fake", "in_domain", "domain_reasons"} <= set(ok)
+    assert {"band", "calibrated_p_fake", "in_domain", "domain_reasons", "advisories"} <= set(ok)
     assert ok["band"] in ("likely_real", "uncertain", "likely_synthetic", "out_of_domain")
     assert isinstance(ok["in_domain"], bool) and isinstance(ok["domain_reasons"], list)
     assert ok["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()

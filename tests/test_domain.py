@@ -62,5 +62,5 @@ def test_reasons_are_single_sentences_and_detector_size_used() -> None:
 
 
 def test_colour_stats_large_image_is_bounded() -> None:
-    n, flat = colour_stats(Image.new("RGB", (4000, 3000), (10, 20, 30)))
-    assert n == 1 and flat == 1.0
+    n, flat, chroma = colour_stats(Image.new("RGB", (4000, 3000), (10, 20, 30)))
+    assert n == 1 and flat == 1.0 and chroma == 20.0

@@ -4,6 +4,7 @@ flags far inputs, and gives the same answers through torch and ONNX Runtime."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 from PIL import Image
@@ -111,3 +112,10 @@ def test_models_trained_on_resized_or_recompressed_copies_get_no_trace_test():
     assert trained_without_trace({"aug_resize_p": 0.35})
     assert trained_without_trace({"aug_jpeg_p": 0.3})
     assert trained_without_trace({"adv_train": "fgsm"})
+
+
+def test_fit_records_the_training_greyscale_shares(tmp_path):
+    dom = load_checkpoint(_train(tmp_path, "PNG"))["feature_domain"]
+    grey = dom["greyscale"]
+    assert len(grey["share"]) == 2 and all(0.0 <= s <= 1.0 for s in grey["share"]) and grey["n_fit"] == 60
+    assert decode_domain(json.loads(json.dumps(encode_domain(dom))))["greyscale"] == grey

@@ -34,6 +34,7 @@ class VerifyResult(BaseModel):
     band: str | None = Field(None, description="likely_real | uncertain | likely_synthetic | out_of_domain")
     in_domain: bool | None = None
     domain_reasons: list[str] | None = None
+    advisories: list[str] | None = Field(None, description="known biases of the model this input touches")
     notes: list[str] | None = Field(None, description="conversions applied when decoding")
     error: str | None = Field(None, description="why this file could not be analysed")
     explanation: ExplanationPublic | None = None
