@@ -26,8 +26,14 @@ def mean_chroma(arrays: np.ndarray, chunk: int = 4096) -> np.ndarray:
     a = np.asarray(arrays)
     out = np.empty(len(a), np.float64)
     for s in range(0, len(a), chunk):
-        part = a[s:s + chunk]
-        out[s:s + chunk] = (part.max(-1) - part.min(-1)).mean(axis=(1, 2), dtype=np.float64)
+        # channel by channel: reducing the size-3 last axis (``max(-1)``) was 10-15x slower
+        r, g, b = (a[s:s + chunk, ..., c] for c in range(3))
+        hi = np.maximum(r, g)
+        np.maximum(hi, b, out=hi)
+        lo = np.minimum(r, g)
+        np.minimum(lo, b, out=lo)
+        hi -= lo
+        out[s:s + chunk] = hi.reshape(len(hi), -1).sum(1, dtype=np.uint64) / max(1, hi[0].size)
     return out
 
 
