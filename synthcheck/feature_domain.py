@@ -14,6 +14,9 @@ under ``feature_domain``:
 
 The two thresholds are set together: the same validation quantile for both, raised until
 their union keeps ``keep`` (99%) of the validation images in domain.
+
+The fit also records each class's share of greyscale training images (``greyscale``), which
+:mod:`synthcheck.colour_bias` turns into a note on greyscale inputs; it is no domain test.
 """
 
 from __future__ import annotations

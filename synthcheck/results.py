@@ -3,8 +3,9 @@
 Keys of the original contract (``path``, ``sha256``, ``verdict``, ``p_fake``, ``model``) never
 change; later keys are only added: ``band``, ``calibrated_p_fake``, ``in_domain``,
 ``domain_reasons``, ``advisories`` (plain sentences on known biases of the model that the
-input touches, such as greyscale; they do not change ``in_domain``), ``provenance`` (list of signals from the file's C2PA/EXIF/XMP/PNG text
-metadata, empty when none; shown beside the verdict, never folded into p_fake),
+input touches, such as greyscale; they never change ``in_domain``), ``provenance`` (list of
+signals from the file's C2PA/EXIF/XMP/PNG text metadata, empty when none; shown beside the
+verdict, never folded into p_fake),
 ``provenance_summary`` (plain words on which evidence points which way) and, on request,
 ``tiles`` for large images.
 """
