@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -23,6 +23,7 @@ from .errors import SynthCheckError
 DEFAULT_MAX_PIXELS = int(os.environ.get("SYNTHCHECK_MAX_PIXELS", 64_000_000))
 # Refuse files larger than this many bytes before reading them into memory.
 DEFAULT_MAX_BYTES = int(os.environ.get("SYNTHCHECK_MAX_BYTES", 64 * 1024 * 1024))
+READ_CHUNK = 1 << 20
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never silently grey
 # We enforce our own pixel limit; keep PIL's bomb check as a second line of defence above it.
@@ -72,31 +73,107 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def display_name(path: str | os.PathLike | bytes) -> str:
+    """A path as printable text: bytes that are not valid UTF-8 (``surrogateescape``) are shown
+    as ``\\xNN`` escapes, so the name can be printed, stored and sent as JSON like any other."""
+    raw = os.fsencode(path) if isinstance(path, (bytes, os.PathLike)) else str(path).encode(
+        "utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in plain words, from its ``st_mode``."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link"))
+    return next((word for test, word in kinds if test(mode)), "not a regular file")
+
+
+def read_regular_file(path: str | os.PathLike | bytes, max_bytes: int, name: str | None = None
+                      ) -> bytes:
+    """The bytes of a regular file, at most ``max_bytes``; :class:`ImageError` otherwise
+    (see :func:`read_bounded`)."""
+    out = read_bounded(path, max_bytes)
+    if isinstance(out, str):
+        raise ImageError(f"{name or display_name(path)}: {out}.")
+    return out
+
+
+def read_bounded(path: str | os.PathLike | bytes, max_bytes: int) -> bytes | str:
+    """The bytes of a regular file, or why not (a phrase, no name, no final full stop).
+
+    The type is checked with ``os.stat`` (symbolic links followed) before the file is opened,
+    so FIFOs, devices and sockets, or links to them, are refused without a read; the file is
+    then opened non-blocking, checked again on the open descriptor (it may have been swapped),
+    and read in chunks that stop at ``max_bytes`` + 1 bytes.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({_os_reason(exc)})"
+    why = _not_regular(st.st_mode) or _over_limit(st.st_size, max_bytes)
+    if why:
+        return why
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(
+        os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        return f"cannot be read ({_os_reason(exc)})"
+    chunks, total = [], 0
+    try:
+        why = _not_regular(os.fstat(fd).st_mode)
+        while not why and total <= max_bytes:
+            block = os.read(fd, min(READ_CHUNK, max_bytes + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    except OSError as exc:
+        why = f"cannot be read ({_os_reason(exc)})"
+    finally:
+        os.close(fd)
+    return why or _over_limit(total, max_bytes) or b"".join(chunks)
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an image file"
+    if not stat.S_ISREG(mode):
+        return f"is {file_kind(mode)}, not a regular file; refused"
+    return None
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _over_limit(size: int, max_bytes: int) -> str | None:
+    if size > max_bytes:
+        return f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit"
+    return None
+
+
 def _read_source(source: Any, max_bytes: int, label: str | None = None) -> tuple[bytes, str]:
     """Read raw bytes from a path, bytes or file object, refusing oversize files early."""
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), label or "<bytes>"
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        name = label or str(path)
-        if not path.exists():
-            raise ImageError(f"{name}: no such file.")
-        if path.is_dir():
-            raise ImageError(f"{name}: is a directory, not an image file.")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageError(
-                f"{name}: file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit."
-            )
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ImageError(f"{name}: cannot be read ({exc.strerror or exc}).") from exc
+        name = label or display_name(source)
+        data = read_regular_file(source, max_bytes, name)
     elif hasattr(source, "read"):
-        name = label or str(getattr(source, "name", "<upload>"))
-        data = source.read(max_bytes + 1)
+        name = label or display_name(str(getattr(source, "name", "<upload>")))
+        try:
+            data = source.read(max_bytes + 1)
+        except Exception as exc:  # a broken stream is this input's error, not the caller's
+            raise ImageError(f"{name}: cannot be read ({_os_reason(exc)}).") from exc
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImageError(f"{name}: the stream did not give bytes.")
         if len(data) > max_bytes:
             raise ImageError(f"{name}: file is over the {max_bytes / 2**20:.0f} MB limit.")
+        data = bytes(data)
     else:
         raise ImageError(f"Unsupported input type {type(source).__name__}.")
     if len(data) == 0:
@@ -140,7 +217,13 @@ def load_image(
     """Open ``source`` as RGB or raise :class:`ImageError` with one clear sentence.
 
     Accepts a path, raw bytes, a binary file object, a PIL image or an HxW[xC] uint8 array.
-    The pixel limit is checked from the header, before any pixel is decoded.
+    The pixel limit is checked from the header, before any pixel is decoded. A path must be a
+    regular file (:func:`read_bounded`). Whatever Pillow raises while opening, decoding or
+    converting becomes this input's :class:`ImageError`; the sentence is chosen by condition
+    (the bomb and memory error types, whether a reader ran out of bytes, whether the bytes
+    carry a known signature), never by the wording of Pillow's message. A file too small for
+    the pixels its header declares is refused (:func:`_refuse_lies`); a JPEG whose last rows
+    are flat decoder grey gets a note. Pixels are decoded at full size: no draft reduction.
     """
     if isinstance(source, np.ndarray):
         return _from_array(source, name or "<array>")
@@ -153,10 +236,14 @@ def load_image(
     data, name = _read_source(source, max_bytes, name)
     digest = sha256_bytes(data)
     notes = []
+    reader = _Reader(data)
+    fmt = None
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's format warnings are not the user's concern
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(reader)
+            fmt, mode = img.format, img.mode
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageError(
@@ -165,12 +252,13 @@ def load_image(
                 )
             if width < 1 or height < 1:
                 raise ImageError(f"{name}: image has no pixels ({width}x{height}).")
-            fmt, mode = img.format, img.mode
+            _refuse_lies(img, data, name)
             n_frames = int(getattr(img, "n_frames", 1) or 1)
             if n_frames > 1:
                 img.seek(0)
                 notes.append(f"animated/multi-frame {fmt}: first of {n_frames} frames analysed")
             img.load()
+            _note_grey_fill(img, notes)
             try:
                 orientation = img.getexif().get(0x0112, 1)
                 if orientation not in (1, None):
@@ -181,22 +269,117 @@ def load_image(
             rgb = _to_rgb(img, notes)
     except ImageError:
         raise
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{name}: not a recognised image file.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: image dimensions are over the limit of {max_pixels:,} pixels "
                          "(possible decompression bomb); refused before decoding.") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        msg = str(exc).lower()
-        if "truncated" in msg or "broken data stream" in msg or isinstance(exc, EOFError):
-            raise ImageError(f"{name}: image file is truncated or corrupt.") from exc
-        if "decompression bomb" in msg or "exceeds limit" in msg:
-            raise ImageError(f"{name}: image is too large to decode safely.") from exc
-        raise ImageError(f"{name}: image data is corrupt or unsupported ({exc}).") from exc
     except MemoryError as exc:
         raise ImageError(f"{name}: image is too large to decode in available memory.") from exc
+    except Exception as exc:  # any decoder failure is this input's error, never the caller's
+        raise ImageError(_decode_failure(name, fmt, exc, reader)) from exc
     return LoadedImage(rgb, name, digest, len(data), fmt, mode, rgb.width, rgb.height,
                        n_frames, notes, raw=data)
+
+
+class _Reader(io.BytesIO):
+    """The input's bytes, remembering whether a reader asked for more than was left."""
+
+    ran_out = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        out = super().read(size)
+        if (len(out) < size) if size is not None and size > 0 else (not out and size != 0):
+            self.ran_out = True
+        return out
+
+    def readinto(self, buffer: Any) -> int:
+        n = super().readinto(buffer)
+        if n < memoryview(buffer).nbytes:
+            self.ran_out = True
+        return n
+
+
+def _decode_failure(name: str, fmt: str | None, exc: BaseException, reader: _Reader) -> str:
+    """The one sentence for a file Pillow could not decode (chosen by condition, not message)."""
+    if fmt is None:
+        fmt = _claimed_format(reader.getbuffer())
+        if fmt is None and isinstance(exc, UnidentifiedImageError):
+            return f"{name}: not a recognised image file."  # no format's signature matches
+    if reader.ran_out:  # a reader asked for more bytes than the file had left
+        return f"{name}: image file is truncated or corrupt."
+    return f"{name}: {fmt + ' ' if fmt else ''}image data is corrupt or uses an unsupported feature."
+
+
+def _claimed_format(data: Any) -> str | None:
+    """The format whose signature the bytes start with (Pillow's own ``accept`` tests), or None."""
+    prefix = bytes(data[:16])
+    Image.init()
+    for fmt in Image.ID:
+        accept = Image.OPEN[fmt][1]
+        try:
+            if accept is not None and accept(prefix):
+                return fmt
+        except Exception:  # a plugin's signature test failing means "not this format"
+            continue
+    return None
+
+
+# Arithmetic-coded JPEG frames (SOF9-11, SOF13-15): no lower bound on bits per block.
+_JPEG_ARITHMETIC = frozenset((0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
+
+
+def _jpeg_frame_marker(data: bytes) -> int | None:
+    """The SOFn marker of a JPEG (walking the segments before the first scan), or None."""
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # stand-alone markers
+            i += 2
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker
+        elif marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            return None
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
+
+
+def _refuse_lies(img: Image.Image, data: bytes, name: str) -> None:
+    """Refuse a file too small to encode the pixels its header declares (checked before decoding).
+
+    Decoders fill what is missing with grey (JPEG) or black (PNG) without an error, so a 7999x7999
+    header over 32x32 of real data would be analysed as a 64-megapixel grey picture. The bounds
+    are what the format itself can reach, so no genuine file is refused: a Huffman-coded JPEG spends
+    at least one bit per 8x8 block of its full-resolution component, and deflate (PNG) cannot
+    shrink data more than 1032:1.
+    """
+    width, height = img.size
+    fmt = img.format
+    if fmt in ("JPEG", "MPO"):
+        marker = _jpeg_frame_marker(data)
+        if marker is None or marker in _JPEG_ARITHMETIC:
+            return
+        needed = -(-width // 8) * -(-height // 8) // 8
+    elif fmt == "PNG":
+        bits = 1 if img.mode in ("1", "P") else 8 * len(img.getbands())
+        needed = height * -(-width * bits // 8) // 1032
+    else:
+        return
+    if len(data) < needed:
+        raise ImageError(f"{name}: the {fmt} header declares {width}x{height} pixels but the file "
+                         f"holds {len(data):,} bytes, too few to encode them (at least {needed:,}); "
+                         "refused.")
+
+
+def _note_grey_fill(img: Image.Image, notes: list[str]) -> None:
+    """Note a JPEG whose last block row is flat mid-grey: what libjpeg puts where data is missing."""
+    if img.format not in ("JPEG", "MPO") or img.height < 16:
+        return
+    tail = np.asarray(img.crop((0, img.height - 8, img.width, img.height)))
+    if tail.size and bool((tail == 128).all()):
+        notes.append("the last rows are flat mid-grey, what a JPEG decoder fills in where data is "
+                     "missing: the file may be truncated or padded")
 
 
 def _from_array(arr: np.ndarray, name: str) -> LoadedImage:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from .data import IMAGE_EXTENSIONS
-from .imageio import DEFAULT_MAX_BYTES
+from .data.dataset import IMAGE_EXTENSIONS
+from .imageio import DEFAULT_MAX_BYTES, display_name, file_kind, read_bounded
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 READ_CHUNK = 1 << 20
@@ -235,27 +235,39 @@ def iter_zip(archive: bytes | str | os.PathLike | BinaryIO | zipfile.ZipFile, so
 # -- files and folders --------------------------------------------------------------------
 def _file_candidate(path: Path, name: str, source: str, budget: _Budget
                     ) -> Candidate | Rejection | None:
-    """The file's bytes, a rejection, or None (refused quietly: past the count limit again)."""
+    """The file's bytes, a rejection, or None (refused quietly: past the count limit again).
+
+    Only regular files are read (checked by type before any read, links followed), and the read
+    stops one byte past the per-file limit, so a FIFO, a device or a growing file cannot hang
+    or flood the intake.
+    """
     try:
         st = path.stat()
-    except OSError as exc:
-        return Rejection(name, source, f"cannot be read ({exc.strerror or exc}); skipped.")
+    except (OSError, ValueError) as exc:
+        return Rejection(name, source, f"cannot be read ({_reason(exc)}); skipped.")
+    if not stat.S_ISREG(st.st_mode):
+        return Rejection(name, source, f"{file_kind(st.st_mode)}, not a regular file; skipped.")
     why = budget.refuse(st.st_size)
     if why:
         return None if budget.quiet else Rejection(name, source, why)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return Rejection(name, source, f"cannot be read ({exc.strerror or exc}); skipped.")
-    return Candidate(name, source, data, {"mtime_utc": _utc(st.st_mtime), "size": st.st_size})
+    data = read_bounded(path, budget.limits.max_file_bytes)
+    if isinstance(data, str):
+        return Rejection(name, source, f"{data}; skipped.")
+    return Candidate(name, source, data, {"mtime_utc": _utc(st.st_mtime), "size": len(data)})
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def walk_folder(root: Path, recursive: bool = True) -> Iterator[tuple[Path, str, str | None]]:
     """``(path, name relative to root, why refused)`` per entry under ``root``, sorted.
 
     ``why`` is None for an image or ZIP file to take, ``""`` for a hidden file or folder (skipped
-    quietly) and a sentence otherwise (symbolic links are refused, never followed; other file
-    types are refused). Sub-folders are walked only when ``recursive``.
+    quietly) and a sentence otherwise (symbolic links are refused, never followed; FIFOs, sockets
+    and devices are refused by type, never opened; other file types are refused). Sub-folders are
+    walked only when ``recursive``. Names that are not valid UTF-8 are given escaped
+    (:func:`synthcheck.imageio.display_name`); the path itself stays usable.
     """
     base = root.resolve()
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
@@ -263,29 +275,42 @@ def walk_folder(root: Path, recursive: bool = True) -> Iterator[tuple[Path, str,
         keep = []
         for d in sorted(dirnames):
             if d.startswith("."):
-                yield here / d, (here / d).relative_to(base).as_posix(), ""
+                yield here / d, display_name((here / d).relative_to(base).as_posix()), ""
             elif (here / d).is_symlink():
-                yield (here / d, (here / d).relative_to(base).as_posix(),
+                yield (here / d, display_name((here / d).relative_to(base).as_posix()),
                        "symbolic link to a folder; not followed.")
             else:
                 keep.append(d)
         dirnames[:] = keep if recursive else []
         for f in sorted(filenames):
             path = here / f
-            rel = path.relative_to(base).as_posix()
+            rel = display_name(path.relative_to(base).as_posix())
+            mode = _lmode(path)
             if f.startswith("."):
                 yield path, rel, ""
-            elif path.is_symlink():
+            elif mode is None:
+                yield path, rel, "cannot be read (it vanished or is not accessible); skipped."
+            elif stat.S_ISLNK(mode):
                 yield path, rel, "symbolic link; not followed (it may point outside the folder)."
+            elif not stat.S_ISREG(mode):
+                yield path, rel, f"{file_kind(mode)}, not a regular file; skipped."
             elif not (_is_zip_name(f) or is_image_name(f)):
                 yield path, rel, f"not an image file type ({path.suffix or 'no extension'}); skipped."
             else:
                 yield path, rel, None
 
 
+def _lmode(path: Path) -> int | None:
+    """``st_mode`` of the entry itself (a link is not followed), or None when it cannot be read."""
+    try:
+        return os.lstat(path).st_mode
+    except (OSError, ValueError):
+        return None
+
+
 def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
     """Images under ``root`` (recursively, sorted, hidden entries skipped, links refused)."""
-    source = f"folder:{root.resolve()}"
+    source = f"folder:{display_name(root.resolve())}"
     for path, rel, why in walk_folder(root):
         if why == "":
             budget.hidden += 1
@@ -298,23 +323,36 @@ def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
 
 
 def _path_items(path: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
-    shown = str(path)
-    if path.is_dir():
+    shown = display_name(path)
+    try:
+        mode = path.stat().st_mode  # links followed: a link given by name is taken for its target
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
         yield from iter_folder(path, budget)
-    elif not path.exists():
+    elif mode is None:
         yield Rejection(shown, f"file:{shown}", "no such file or folder.")
+    elif not stat.S_ISREG(mode):  # FIFO, socket, device: refused before any read
+        yield Rejection(shown, f"file:{shown}", f"{file_kind(mode)}, not a regular file; skipped.")
     elif _is_zip_name(path.name) or _starts_with_zip_magic(path):
-        yield from iter_zip(path, f"zip:{path.resolve()}", budget)
-    elif (item := _file_candidate(path, path.name, f"file:{path.resolve()}", budget)) is not None:
+        yield from iter_zip(path, f"zip:{display_name(path.resolve())}", budget)
+    elif (item := _file_candidate(path, display_name(path.name),
+                                  f"file:{display_name(path.resolve())}", budget)) is not None:
         yield item
 
 
 def _starts_with_zip_magic(path: Path) -> bool:
+    """Whether a regular file starts like a ZIP (opened non-blocking: it may have been swapped)."""
     try:
-        with open(path, "rb") as f:
-            return f.read(4) in ZIP_MAGIC
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError:
         return False
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and os.read(fd, 4) in ZIP_MAGIC
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _upload_items(name: str, data: bytes, budget: _Budget) -> Iterator[Candidate | Rejection]:
@@ -351,8 +389,9 @@ def iter_intake(sources: Iterable[Source], limits: IntakeLimits | None = None,
             yield from _upload_items(str(src[0]), src[1], budget)
         elif isinstance(src, zipfile.ZipFile):
             yield from iter_zip(src, f"zip:{src.filename or 'upload'}", budget)
-        else:
-            yield from _path_items(Path(src).expanduser(), budget)
+        else:  # a bytes path (not valid UTF-8) becomes a surrogate-escaped str path
+            path = Path(os.fsdecode(src) if isinstance(src, bytes) else src)
+            yield from _path_items(path.expanduser(), budget)
     if budget.over_count > 1:
         yield Rejection(f"({budget.over_count - 1} more)", "intake",
                         f"{budget.over_count} inputs in all were over the limit of "

@@ -95,7 +95,7 @@ def test_case_cli_end_to_end(home, evidence, tmp_path, capsys) -> None:
     for kind in ("json", "html", "pdf"):
         assert (out / f"report.{kind}").is_file()
     assert exp["files"]["json"]["sha256"] == hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
-    from synthcheck.signing import verify_report
+    from synthcheck.reporting.signing import verify_report
 
     check = verify_report(out / "report.json", images_dir=out / "images")
     assert check.ok, check.problems
@@ -114,7 +114,8 @@ def test_case_cli_end_to_end(home, evidence, tmp_path, capsys) -> None:
     assert rc == 0 and "intact" in text
 
     # A careful attacker deletes the tail (the export entry) and rewrites the head kept in the case
-    # row: the log alone cannot tell, the signed report can.
+    # row: the chain alone cannot tell; the signed anchors kept outside the database and the
+    # signed report can.
     conn = sqlite3.connect(home / "cases.sqlite3", isolation_level=None)
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
         conn.execute(f"DROP TRIGGER {name}")
@@ -122,8 +123,8 @@ def test_case_cli_end_to_end(home, evidence, tmp_path, capsys) -> None:
     conn.execute("DELETE FROM audit WHERE seq >= ?", (seq,))
     prev = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq - 1,)).fetchone()[0]
     conn.execute("UPDATE cases SET head_seq = ?, head_hash = ?", (seq - 1, prev))
-    rc, _, _ = run(capsys, "verify", cid, "--no-record")
-    assert rc == 0  # undetectable from the database alone
+    rc, text, _ = run(capsys, "verify", cid, "--no-record")
+    assert rc == 1 and "the log was truncated" in text
     rc, text, _ = run(capsys, "verify", cid, "--no-record", "--report", str(out / "report.json"))
     assert rc == 1 and "no export entry of the log names report.json" in text
 

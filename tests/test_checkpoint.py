@@ -103,3 +103,90 @@ def test_atomic_save_leaves_old_file_on_failure(tmp_path):
         atomic_torch_save({"x": Unsaveable()}, path)
     assert torch.load(path, weights_only=True)["a"].item() == 1.0
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def _nan_bank(ckpt):
+    return {"method": "knn", "bank": torch.full((4, 8), float("nan")), "k": 2, "threshold": 0.1}
+
+
+BAD_METADATA = [
+    ("temperature", float("nan"), "temperature"), ("temperature", 0.0, "temperature"),
+    ("temperature", -2.0, "temperature"), ("temperature", float("inf"), "temperature"),
+    ("temperature", "hot", "temperature"), ("threshold", 1.5, "threshold"),
+    ("threshold", float("nan"), "threshold"), ("mean", [0.5, float("nan"), 0.5], "mean"),
+    ("std", [0.25, 0.0, 0.25], "std"), ("std", [0.25, -1.0, 0.25], "std"),
+    ("std", [0.25, float("inf"), 0.25], "std"), ("input_size", 0, "input size"),
+    ("input_size", 10**6, "input size"), ("input_size", "32", "input size"),
+    ("input_size", True, "input size"), ("feature_domain", _nan_bank, "domain check"),
+    ("class_names", 7, "malformed"), ("model_kwargs", ["x"], "dictionaries"),
+    ("model_kwargs", {"checkpoint_path": "/etc/passwd"}, "checkpoint_path"),
+    ("model_kwargs", {"drop_rate": 5.0}, "drop_rate must be"),
+    ("model_kwargs", {"filters": 10**9}, "filters must be"),
+]
+
+
+@pytest.mark.parametrize("key, value, phrase", BAD_METADATA,
+                         ids=[f"{k}={v if not callable(v) else 'nan-bank'}" for k, v, _ in BAD_METADATA])
+def test_bad_metadata_is_refused_in_one_sentence(tmp_path, key, value, phrase):
+    ckpt = build_checkpoint(_model())
+    ckpt[key] = value(ckpt) if callable(value) else value
+    path = tmp_path / "evil.pt"
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match=phrase) as err:
+        Detector.from_checkpoint(path)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "\n" not in msg
+
+
+def test_weights_that_are_not_finite_or_not_tensors_are_refused():
+    ckpt = build_checkpoint(_model())
+    state = dict(ckpt["state_dict"])
+    state["fc.bias"] = torch.tensor([float("nan"), 0.0])
+    with pytest.raises(CheckpointError, match="fc.bias holds NaN"):
+        model_from_checkpoint(dict(ckpt, state_dict=state))
+    state["fc.bias"] = [0.0, 0.0]
+    with pytest.raises(CheckpointError, match="fc.bias is a list"):
+        model_from_checkpoint(dict(ckpt, state_dict=state))
+
+
+def test_parameter_count_is_checked_on_the_meta_device_first(monkeypatch):
+    import synthcheck.checkpoint as ck
+    from synthcheck import models
+
+    built = []
+    original = models.create_model
+
+    def spy(name, **kw):
+        built.append(torch.empty(0).device.type)  # the device the model is being built on
+        return original(name, **kw)
+
+    monkeypatch.setattr(models, "create_model", spy)
+    monkeypatch.setattr(ck, "MAX_PARAMS", 1000)
+    ckpt = build_checkpoint(_model())
+    with pytest.raises(CheckpointError, match="over the limit of 1,000"):
+        model_from_checkpoint(ckpt)
+    assert built == ["meta"]  # never built for real
+    monkeypatch.setattr(ck, "MAX_PARAMS", 50_000_000)
+    built.clear()
+    model_from_checkpoint(ckpt)
+    assert built == ["meta", "cpu"]
+
+
+def test_serve_with_a_bad_checkpoint_prints_one_line(tmp_path, capsys, monkeypatch):
+    import uvicorn
+
+    from synthcheck.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("server started"))
+    ckpt = build_checkpoint(_model())
+    ckpt["temperature"] = float("nan")
+    evil = tmp_path / "evil.pt"
+    torch.save(ckpt, evil)
+    for path in (evil, tmp_path / "missing.pt"):
+        code = main(["serve", "--checkpoint", str(path)])
+        err = capsys.readouterr().err
+        assert code != 0 and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1 and str(path) in err
+    code = main(["serve", "--checkpoint", str(evil), "--threshold", "nan"])
+    err = capsys.readouterr().err
+    assert code != 0 and "threshold" in err and len(err.strip().splitlines()) == 1

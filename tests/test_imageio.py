@@ -164,3 +164,67 @@ def test_random_bytes_never_crash(data):
 def test_random_arrays_load(h, w, c, seed):
     arr = np.random.default_rng(seed).integers(0, 256, (h, w, c), dtype=np.uint8)
     assert load_image(arr).image.size == (w, h)
+
+
+def _lying_jpeg(side: int) -> bytes:
+    """32x32 of real JPEG data under a frame header that declares ``side`` x ``side``."""
+    data = bytearray(image_bytes(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8), "JPEG", quality=90))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", side, side)
+    return bytes(data)
+
+
+def test_jpeg_declaring_far_more_pixels_than_its_data_is_refused_before_decoding():
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ImageError, match="declares 7999x7999 pixels") as err:
+        load_image(_lying_jpeg(7999), name="lie.jpg")
+    assert time.monotonic() - start < 0.5  # refused from the header, 64 MP never decoded
+    assert str(err.value).startswith("lie.jpg: ") and "too few" in str(err.value)
+
+
+def test_jpeg_with_a_modest_lie_carries_a_note():
+    loaded = load_image(_lying_jpeg(256))
+    assert (loaded.width, loaded.height) == (256, 256)
+    assert any("mid-grey" in n for n in loaded.notes)
+    genuine = load_image(image_bytes(RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8), "JPEG"))
+    assert not genuine.notes
+
+
+def test_png_declaring_far_more_rows_than_its_data_is_refused():
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    w = h = 4000
+    rows = b"".join(b"\0" + bytes(RNG.integers(0, 256, w * 3, dtype=np.uint8)) for _ in range(2))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    with pytest.raises(ImageError, match="too few to encode them"):
+        load_image(png)
+
+
+def test_large_genuine_images_pass_the_size_bounds():
+    flat = np.full((2000, 3000, 3), 200, np.uint8)  # compresses as well as anything can
+    for fmt, kw in (("JPEG", {"quality": 10, "optimize": True}), ("JPEG", {"progressive": True}),
+                    ("PNG", {"optimize": True})):
+        loaded = load_image(image_bytes(flat, fmt, **kw))
+        assert (loaded.width, loaded.height) == (3000, 2000)
+
+
+@pytest.mark.parametrize("exc", [struct.error("unpack requires a buffer of 4 bytes"),
+                                 TypeError("Missing dimensions"), IndexError("index out of range"),
+                                 RuntimeError("Failed to decode image"), MemoryError(),
+                                 ZeroDivisionError("division by zero")])
+def test_any_decoder_exception_becomes_one_sentence(monkeypatch, exc):
+    def broken_load(self):
+        raise exc
+
+    data = image_bytes(RGB)
+    monkeypatch.setattr(Image.Image, "load", broken_load)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", broken_load)
+    with pytest.raises(ImageError) as err:
+        load_image(data, name="x.png")
+    msg = str(err.value)
+    assert msg.startswith("x.png: ") and msg.endswith(".") and "\n" not in msg
+    assert str(exc) not in msg or not str(exc)

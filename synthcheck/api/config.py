@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 
@@ -28,6 +29,25 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     api_prefix: str = "/v1"
 
+    def __post_init__(self) -> None:
+        """Refuse values that would make the server misbehave (one sentence, SynthCheckError)."""
+        from ..errors import SynthCheckError
+
+        def number(name: str, low: float, high: float = math.inf) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                    math.isfinite(v) and low <= v <= high):
+                raise SynthCheckError(f"setting {name} must be a number from {low:g}"
+                                      f"{'' if high == math.inf else f' to {high:g}'}, got {v!r}.")
+
+        number("threshold", 0.0, 1.0)
+        for name in ("max_upload_mb", "case_upload_mb"):
+            number(name, 1e-6)
+        for name in ("max_files", "max_pixels", "batch_max_size"):
+            number(name, 1)
+        number("batch_max_wait_ms", 0.0)
+        number("torch_threads", 0)
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
@@ -49,10 +69,14 @@ class Settings:
                 values[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
             elif isinstance(default, bool):
                 values[f.name] = raw.lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                values[f.name] = int(raw)
-            elif isinstance(default, float):
-                values[f.name] = float(raw)
+            elif isinstance(default, (int, float)):
+                try:
+                    values[f.name] = type(default)(raw)
+                except ValueError as exc:
+                    from ..errors import SynthCheckError
+
+                    raise SynthCheckError(f"SYNTHCHECK_API_{f.name.upper()}={raw!r} is not a "
+                                          f"{type(default).__name__}.") from exc
             else:
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -9,6 +9,7 @@ micro-batcher how many uploads are on their way (``batcher.arriving``).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PENDING_KEY = "synthcheck_pending"
+log = logging.getLogger(__name__)
 
 
 def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
@@ -24,13 +26,45 @@ def error_body(status: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": message, "status": status, **extra}
 
 
-async def _reply(send: Send, status: int, message: str) -> None:
+async def _reply(send: Send, status: int, message: str, close: bool = True) -> None:
     body = json.dumps(error_body(status, message)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the request body was not read: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class CatchAll:
+    """Innermost safety net: an unexpected error in a route answers a JSON 500, logged once.
+
+    Starlette's own 500 handler re-raises after replying, so the server logs a traceback and
+    closes the connection; here the error ends with the response and the keep-alive connection
+    stays usable. An error after the response started is re-raised (nothing else can be sent).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"),
+                      exc_info=exc)
+            await _reply(send, 500, f"internal error: {type(exc).__name__}", close=False)
 
 
 def mark_submitted(state: Any, batcher: Any) -> None:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..inference import Detector
 from .batcher import MicroBatcher
 from .config import Settings
-from .limits import GuardRule, UploadGuard, error_body
+from .limits import CatchAll, GuardRule, UploadGuard, error_body
 from .routes import api_router
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
                               f"`{settings.api_prefix}/verify`.")
     app.state.settings = settings
     app.state.detector = app.state.batcher = None
+    app.add_middleware(CatchAll)  # first added = innermost: wrapped by CORS and the upload guard
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["*"])

@@ -6,7 +6,10 @@ run) still hashes to the digest its audit entry pinned, and no evidence row exis
 does not mention; every stored image file still hashes to its SHA-256 name. Signed reports
 exported earlier can be given as anchors: the log must still hold the entry each one recorded
 as its head, and the export entry naming it, which catches even a tail deletion whose attacker
-also rewrote the head kept in the case row.
+also rewrote the head kept in the case row. The signed anchors kept outside the database
+(:mod:`.anchors`, written after each write session) are always checked the same way, so a
+truncated or fully recomputed log fails even with no report at hand. Warnings (the case is not
+failed for them): analysis runs that started but never finished, entries no anchor vouches for.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import anchors as _anchors
 from . import audit
 from .service import CaseError, case_row
 from .store import BlobStore, opened, transaction
@@ -49,6 +54,8 @@ class CaseCheck:
     n_rows_checked: int = 0
     n_images_checked: int = 0
     checked_utc: str = ""
+    warnings: list[str] = field(default_factory=list)
+    n_anchors: int = 0
 
     @property
     def problems(self) -> list[str]:
@@ -57,9 +64,12 @@ class CaseCheck:
     def summary(self) -> str:
         """One sentence for the user."""
         if self.ok:
+            warned = (f" {len(self.warnings)} warning(s): {self.warnings[0]}"
+                      if self.warnings else "")
             return (f"case {self.case_id}: intact - {self.n_entries} audit entries chain up to head "
-                    f"{self.head_hash[:16]}..., {self.n_rows_checked} evidence rows and "
-                    f"{self.n_images_checked} stored images match.")
+                    f"{self.head_hash[:16]}... and agree with {self.n_anchors} signed anchor(s), "
+                    f"{self.n_rows_checked} evidence rows and {self.n_images_checked} stored "
+                    f"images match.{warned}")
         first = (f"first broken entry: {self.first_broken_seq}; " if self.first_broken_seq else "")
         return (f"case {self.case_id}: TAMPERING DETECTED - {first}{len(self.problems)} problem(s): "
                 f"{self.problems[0]}")
@@ -123,7 +133,7 @@ class ReportAnchor:
 
 
 def report_anchor(path: str | Path) -> ReportAnchor:
-    """Read the audit head a signed case report recorded (and check its signature when possible)."""
+    """Read the audit head a signed case report recorded (and check its signature)."""
     data = Path(path).read_bytes()
     try:
         report = json.loads(data)
@@ -131,13 +141,9 @@ def report_anchor(path: str | Path) -> ReportAnchor:
         seq, digest = int(head["seq"]), str(head["hash"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CaseError(f"{path} is not a SynthCheck case report (no case.audit_head).") from exc
-    problems: list[str] = []
-    try:
-        from ..signing import verify_report
+    from ..reporting.signing import verify_report
 
-        problems = [f"report signature: {p}" for p in verify_report(path).problems]
-    except ImportError:
-        problems = ["the report's signature could not be checked (signing module unavailable)"]
+    problems = [f"report signature: {p}" for p in verify_report(path).problems]
     return ReportAnchor(str(path), report["case"].get("id"), seq, digest,
                         hashlib.sha256(data).hexdigest(), problems)
 
@@ -165,9 +171,46 @@ def _anchor_problems(case_id: str, rows: list[sqlite3.Row], anchor: ReportAnchor
     return problems, first
 
 
+def unfinished_runs(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One warning per analysis run whose ``analysis_start`` has no ``analysis_run`` after it."""
+    started: dict[str, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+    ended: set[str] = set()
+    done: Counter[str] = Counter()
+    for row in rows:
+        if row["action"] not in ("analysis_start", "analysis", "analysis_run"):
+            continue
+        try:
+            details = json.loads(row["details"])
+            run_id = str(details["run_id"])
+        except (ValueError, KeyError, TypeError):
+            continue  # (an altered entry: the chain check reports it)
+        if row["action"] == "analysis_start":
+            started[run_id] = (row, details)
+        elif row["action"] == "analysis":
+            done[run_id] += 1
+        else:
+            ended.add(run_id)
+    return [f"analysis run {rid} started at {row['ts']} (entry {row['seq']}) never finished: "
+            f"{done[rid]} of {details.get('n_images', '?')} images were analysed before it was "
+            "interrupted (or it is still running)"
+            for rid, (row, details) in started.items() if rid not in ended]
+
+
+def _merge(chain: audit.ChainCheck, problems: list[str], first: int | None) -> None:
+    """Add problems found against an anchor to the chain's (the lowest first broken seq wins)."""
+    chain.problems += problems
+    chain.ok = chain.ok and not problems
+    if first is not None and (chain.first_broken_seq is None or first < chain.first_broken_seq):
+        chain.first_broken_seq = first
+
+
 def check_case(case_id: str, *, home: Path | None = None, blobs: bool = True,
                anchors: Sequence[ReportAnchor] = ()) -> CaseCheck:
-    """Check a case without writing anything; ``anchors`` are signed reports to hold it against."""
+    """Check a case without writing anything; ``anchors`` are signed reports to hold it against.
+
+    The case's own signed anchors (:mod:`.anchors`) are always checked.
+    """
+    anchor_lines = _anchors.read_anchors(case_id, home)  # before the rows: see check_anchors
     with opened(home) as conn:
         if conn.execute("SELECT 1 FROM cases WHERE id = ?", (case_id,)).fetchone() is None:
             orphan = _orphaned_log(conn, case_id)
@@ -178,12 +221,10 @@ def check_case(case_id: str, *, home: Path | None = None, blobs: bool = True,
         chain = audit.verify_chain(case_id, rows, case["head_seq"], case["head_hash"])
         evidence = _evidence_rows(conn, case_id)
     ref_problems, n_rows = _check_refs(rows, evidence)
+    signed = _anchors.check_anchors(case_id, rows, anchor_lines, home=home)
+    _merge(chain, signed.problems, signed.first_broken_seq)
     for anchor in anchors:
-        found, first = _anchor_problems(case_id, rows, anchor)
-        chain.problems += found
-        chain.ok = chain.ok and not found
-        if first is not None and (chain.first_broken_seq is None or first < chain.first_broken_seq):
-            chain.first_broken_seq = first
+        _merge(chain, *_anchor_problems(case_id, rows, anchor))
     blob_problems: list[str] = []
     if blobs:
         store = BlobStore(home)
@@ -194,7 +235,8 @@ def check_case(case_id: str, *, home: Path | None = None, blobs: bool = True,
     listed = evidence_problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
     return CaseCheck(case_id, ok, len(rows), chain.head_seq, chain.head_hash, chain.first_broken_seq,
                      chain.problems[:MAX_PROBLEMS], listed, n_rows,
-                     len(evidence["images"]) if blobs else 0, audit.now_utc())
+                     len(evidence["images"]) if blobs else 0, audit.now_utc(),
+                     unfinished_runs(rows) + signed.warnings, signed.n_anchors)
 
 
 def verify_case(case_id: str, *, home: Path | None = None, record: bool = True,
@@ -207,4 +249,6 @@ def verify_case(case_id: str, *, home: Path | None = None, record: bool = True,
                 "ok": result.ok, "first_broken_seq": result.first_broken_seq,
                 "n_entries_checked": result.n_entries, "head_hash_checked": result.head_hash,
                 "n_problems": len(result.problems), "problems": result.problems[:20]}, actor)
+        if result.ok:  # (a failed check is logged, but its head is not vouched for)
+            _anchors.anchor_head(case_id, "verify", actor=actor, home=home)
     return result

@@ -22,6 +22,7 @@ from ..errors import SynthCheckError
 from ..imageio import ImageError, load_image
 from ..intake import Candidate, IntakeLimits, IntakeStats, Rejection, Source, iter_intake
 from . import audit
+from .anchors import anchor_head, anchoring
 from .store import BlobStore, opened, transaction
 
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -122,6 +123,7 @@ def create_case(title: str, *, notes: str = "", tags: Sequence[str] = (), case_i
             _insert_note(conn, cid, None, _check_text(notes, "note", MAX_NOTE), actor)
         for tag in dict.fromkeys(tags):
             _insert_tag(conn, cid, None, tag, "add", actor)
+    anchor_head(cid, "create", actor=actor, home=home)
     return get_case(cid, home=home)
 
 
@@ -249,7 +251,8 @@ def add_note(case_id: str, text: str, *, image: str | None = None, actor: str | 
              home: Path | None = None) -> dict[str, Any]:
     """Append a note to the case or to one image (by SHA-256 prefix or original name)."""
     text = _check_text(text, "note", MAX_NOTE)
-    with opened(home) as conn, transaction(conn):
+    with anchoring(case_id, "note", actor=actor, home=home), opened(home) as conn, \
+            transaction(conn):
         case_row(conn, case_id)
         im = resolve_image(conn, case_id, image) if image else None
         return _insert_note(conn, case_id, im, text, actor or audit.default_actor()).to_dict()
@@ -262,7 +265,8 @@ def tag(case_id: str, tags: Sequence[str], *, image: str | None = None, remove: 
     if not tags:
         raise CaseError("no tag given.")
     actor = actor or audit.default_actor()
-    with opened(home) as conn, transaction(conn):
+    with anchoring(case_id, "tag", actor=actor, home=home), opened(home) as conn, \
+            transaction(conn):
         case_row(conn, case_id)
         im = resolve_image(conn, case_id, image) if image else None
         key = im["id"] if im is not None else None
@@ -358,7 +362,7 @@ def add_images(case_id: str, sources: Iterable[Source], *, limits: IntakeLimits 
     actor = actor or audit.default_actor()
     sources = list(sources)
     report, stats, blobs = IntakeReport(case_id), IntakeStats(), BlobStore(home)
-    with opened(home) as conn:
+    with anchoring(case_id, "intake", actor=actor, home=home), opened(home) as conn:
         case_row(conn, case_id)
         chunk: list[Candidate] = []
         done = 0

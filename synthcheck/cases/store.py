@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..detector_base import file_sha256
+from ..fsio import atomic_write_bytes
 from ..home import synthcheck_home
 
 DB_NAME = "cases.sqlite3"
@@ -203,19 +202,7 @@ class BlobStore:
         if path.is_file() and path.stat().st_size == len(data):
             return sha, False
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(path.parent)
+        atomic_write_bytes(path, data, mode=0o444)  # fsyncs the file and its folder
         return sha, True
 
     def read(self, sha256: str) -> bytes:
@@ -235,17 +222,3 @@ class BlobStore:
             return (f"stored image {sha256[:16]}... no longer matches its SHA-256 "
                     f"(now {actual[:16]}...): the file was modified")
         return None
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (best effort where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -6,17 +6,23 @@ import argparse
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Check the settings and load the checkpoint *before* the server starts, so a bad value or
+    a bad checkpoint is one line on stderr and a non-zero exit (``synthcheck.cli.main`` prints
+    :class:`~synthcheck.errors.SynthCheckError`), never uvicorn's startup traceback."""
     import uvicorn
 
     from ..api.config import Settings
     from ..api.main import create_app
+    from ..inference import Detector
 
     settings = Settings.from_env(checkpoint=args.checkpoint, device=args.device,
                                  threshold=args.threshold, max_upload_mb=args.max_upload_mb,
                                  max_files=args.max_files, batch_max_wait_ms=args.batch_wait_ms,
                                  batch_max_size=args.batch_max_size,
                                  torch_threads=args.torch_threads)
-    app = create_app(settings)
+    detector = Detector.from_checkpoint(settings.checkpoint, device=settings.device,
+                                        threshold=settings.threshold)
+    app = create_app(settings, detector=detector)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0

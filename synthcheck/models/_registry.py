@@ -62,6 +62,36 @@ def get_model_cfg(name: str) -> ModelCfg:
     return _CFGS[name]
 
 
+# The architecture arguments a checkpoint may carry (``model_kwargs``), each with its test: anything
+# else could reach a constructor that reads files or allocates at will (timm's
+# ``checkpoint_path``, ``pretrained_cfg_overlay``, ...), so it is refused before building.
+_KWARG_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "drop_rate": ("a number in [0, 1]",
+                  lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1),
+    "freeze_backbone": ("true or false", lambda v: isinstance(v, bool)),
+    "stem_stride": ("a whole number from 1 to 4",
+                    lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4),
+    "filters": ("a whole number from 1 to 1024",
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1024),
+    "hidden": ("a whole number from 1 to 65536",
+               lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536),
+}
+
+
+def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+    """Refuse architecture arguments outside the known set or range (``ValueError``, one
+    sentence); whether ``name`` accepts them is left to its constructor."""
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        rule = _KWARG_RULES.get(key) if isinstance(key, str) else None
+        if rule is None:
+            raise ValueError(f"model argument {key!r} is not one a {name} checkpoint may set; "
+                             "refused.")
+        if not rule[1](value):
+            raise ValueError(f"model argument {key} must be {rule[0]}, got {value!r}; refused.")
+
+
 def create_model(name: str, pretrained: bool = False, num_classes: int = 2, **kwargs: Any) -> nn.Module:
     """Build a registered model. ``None`` kwargs are dropped so unset CLI flags keep defaults.
 
