@@ -4,6 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import ui_shared
+from synthcheck.data.dataset import known_dataset
+from synthcheck.reporting.build import model_limits
 
 st.title("Model card")
 model = ui_shared.require_model()
@@ -38,6 +40,7 @@ else:
 
 st.header("Training data")
 data = meta.get("data") or {}
+st.markdown(f"**Data set** {known_dataset(meta) or 'not named in this checkpoint'}")
 if data:
     st.markdown(f"**Data fingerprint** `{data.get('fingerprint', '?')}`  \n"
                 f"**Test fingerprint** `{data.get('test_fingerprint', '?')}`")
@@ -57,16 +60,5 @@ with st.expander("Training configuration"):
     st.json(meta.get("config") or {})
 
 st.header("Known limits")
-st.markdown(
-    f"""
-- Trained on **{det.input_size}x{det.input_size} CIFAKE** images (CIFAR-10 photos vs. their
-  **Stable Diffusion 1.4** counterparts). Fakes from other generators (Midjourney, DALL-E,
-  SDXL, GANs) were never seen; scores on them are not evidence.
-- Large photos are shrunk to {det.input_size}x{det.input_size} before scoring, losing the
-  fine detail where generator artefacts live; non-square images are squashed.
-- Graphics, screenshots and heavily edited or recompressed images are out of domain; the
-  dashboard marks them, and their verdicts should not be relied on.
-- A score is a probability from one model, calibrated on CIFAKE validation data: it supports an
-  investigation, it does not settle one.
-"""
-)
+st.caption("Worded from this checkpoint's own input size, training data, threshold and test errors.")
+st.markdown("\n".join(f"- {line}" for line in model_limits(det)))

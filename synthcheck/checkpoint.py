@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,33 +18,21 @@ import torch.nn as nn
 
 from .detector_base import file_sha256  # noqa: F401  (re-exported)
 from .errors import CheckpointError
+from .fsio import atomic_write
+from .version import code_version
 
 FORMAT = "synthcheck-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "format_version", "model_name", "model_kwargs", "state_dict",
                  "input_size", "mean", "std", "class_names")
-
-
-def code_version() -> str:
-    from . import __version__
-
-    return __version__
+# Parameters a checkpoint's architecture may have (counted on the meta device, before any real
+# memory is allocated); the registry's largest model, EfficientNet-B0, has 4M.
+MAX_PARAMS = int(os.environ.get("SYNTHCHECK_MAX_PARAMS", 50_000_000))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """Save ``obj`` to ``path`` via a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` through :func:`synthcheck.fsio.atomic_write` (temporary file, fsync, rename)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -70,7 +57,19 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
 
 
 def validate(ckpt: dict[str, Any], where: str = "checkpoint") -> None:
-    """Check the metadata is complete and consistent with itself."""
+    """Check the metadata is complete, well-typed and sane (see :func:`synthcheck.model_meta.check_meta`)."""
+    try:
+        _validate(ckpt, where)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # a value of the wrong type: still one sentence
+        raise CheckpointError(f"{where}: checkpoint metadata is malformed "
+                              f"({type(exc).__name__}); refused.") from exc
+
+
+def _validate(ckpt: dict[str, Any], where: str) -> None:
+    from .model_meta import check_meta
+
     if ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a SynthCheck checkpoint (no '{FORMAT}' marker).")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
@@ -84,6 +83,11 @@ def validate(ckpt: dict[str, Any], where: str = "checkpoint") -> None:
         raise CheckpointError(f"{where}: class order must be ['REAL', 'FAKE'], found {names}.")
     if len(ckpt["mean"]) != 3 or len(ckpt["std"]) != 3:
         raise CheckpointError(f"{where}: mean/std must have 3 channels.")
+    if not isinstance(ckpt["model_name"], str):
+        raise CheckpointError(f"{where}: model name must be text, got {type(ckpt['model_name']).__name__}.")
+    if not isinstance(ckpt["model_kwargs"], dict) or not isinstance(ckpt["state_dict"], dict):
+        raise CheckpointError(f"{where}: model_kwargs and state_dict must be dictionaries.")
+    check_meta(ckpt, where)
 
 
 def build_checkpoint(model: nn.Module, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -113,8 +117,14 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> nn.Module:
-    """Rebuild the registry model and load its weights, naming any mismatch."""
-    from .models import create_model, is_model
+    """Rebuild the registry model and load its weights, naming any mismatch.
+
+    Everything is checked before real memory is allocated: the metadata (:func:`validate`), the
+    architecture arguments (:func:`synthcheck.models.check_model_kwargs`), then the model is built
+    on the meta device to count its parameters (at most :data:`MAX_PARAMS`) and to compare every
+    weight's name and shape; weights must be finite. Any failure is a :class:`CheckpointError`.
+    """
+    from .models import check_model_kwargs, create_model, is_model
 
     validate(ckpt, where)
     name = ckpt["model_name"]
@@ -122,27 +132,56 @@ def model_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> nn
         raise CheckpointError(f"{where}: unknown model architecture {name!r}.")
     kwargs = {k: v for k, v in dict(ckpt["model_kwargs"]).items() if k != "pretrained"}
     try:
-        model = create_model(name, pretrained=False, num_classes=len(ckpt["class_names"]), **kwargs)
-    except TypeError as exc:
-        raise CheckpointError(f"{where}: model arguments do not fit {name} ({exc}).") from exc
-    cfg_size = model.synthcheck_cfg.input_size
+        check_model_kwargs(name, kwargs)
+    except ValueError as exc:
+        raise CheckpointError(f"{where}: {exc}") from exc
+
+    def build(device: str) -> nn.Module:
+        try:
+            with torch.device(device):
+                return create_model(name, pretrained=False, num_classes=len(ckpt["class_names"]),
+                                    **kwargs)
+        except Exception as exc:  # an argument the architecture rejects, however it says so
+            raise CheckpointError(f"{where}: model arguments do not fit {name} "
+                                  f"({type(exc).__name__}).") from exc
+
+    shell = build("meta")
+    n_params = sum(p.numel() for p in shell.parameters())
+    if n_params > MAX_PARAMS:
+        raise CheckpointError(f"{where}: {name} with these arguments has {n_params:,} parameters, "
+                              f"over the limit of {MAX_PARAMS:,}; refused before building it.")
+    cfg_size = shell.synthcheck_cfg.input_size
     if int(ckpt["input_size"]) != cfg_size:
         raise CheckpointError(f"{where}: input size {ckpt['input_size']} does not match "
                               f"{name}'s {cfg_size}.")
-    expected = model.state_dict()
-    state = ckpt["state_dict"]
+    _check_weights(shell.state_dict(), ckpt["state_dict"], name, where)
+    model = build("cpu")
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except Exception as exc:
+        raise CheckpointError(f"{where}: weights do not load into {name} "
+                              f"({type(exc).__name__}).") from exc
+    model.synthcheck_kwargs = kwargs
+    return model
+
+
+def _check_weights(expected: dict[str, torch.Tensor], state: dict[str, Any], name: str,
+                   where: str) -> None:
+    """Every tensor the model needs, with its shape, finite; nothing else."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise CheckpointError(f"{where}: weights do not fit {name}: missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]}.")
     for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(state[k].shape)}, "
+        t = state[k]
+        if not isinstance(t, torch.Tensor):
+            raise CheckpointError(f"{where}: weight {k} is a {type(t).__name__}, not a tensor.")
+        if tuple(t.shape) != tuple(v.shape):
+            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(t.shape)}, "
                                   f"{name} needs {tuple(v.shape)}.")
-    model.load_state_dict(state)
-    model.synthcheck_kwargs = kwargs
-    return model
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{where}: weight {k} holds NaN or infinite values.")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -45,11 +45,11 @@ class TrainConfig:
     hflip: bool = True
     crop_padding: int = 2  # random crop after reflect padding (0 = off)
     rotate_degrees: float = 0.0  # small random rotations (0 = off)
-    # robustness augmentation: what real uploads go through (synthcheck.robust_augment)
+    # robustness augmentation: what real uploads go through (synthcheck.data.perturb)
     aug_jpeg_p: float = 0.0  # share of images re-encoded as JPEG at a random quality 30-95
     aug_resize_p: float = 0.0  # share resized and back (random factor and kernels)
     aug_resize_up_share: float = 0.5  # of those, share enlarged x1.5-4 first (else shrunk x0.35-0.9)
-    aug_bank: bool = True  # perturb one Pillow copy per image up front (fast) instead of per batch
+    aug_bank: bool = True  # one perturbed copy per image up front (same mix, fast) vs per batch
     aug_blur_p: float = 0.0  # share Gaussian-blurred (sigma 0.3-1.5 px)
     aug_noise_p: float = 0.0  # share with additive Gaussian noise
     adv_train: str = "none"  # none | fgsm | pgd: adversarial examples replace half of each batch

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import p_fake_from_logits
+from .detector_base import softmax_p_fake
 
 CELLS = ("TN", "FP", "FN", "TP")  # (true, predicted): REAL/REAL, REAL/FAKE, FAKE/REAL, FAKE/FAKE
 CELL_LABELS = {"TN": "real judged real", "FP": "real judged fake (false positive)",
@@ -25,7 +25,7 @@ def score_arrays(detector: Any, images: np.ndarray, batch_size: int = 512,
     out = np.zeros(n, dtype=np.float64)
     for s in range(0, n, batch_size):
         logits = detector.logits_of_arrays(np.ascontiguousarray(images[s:s + batch_size]))
-        out[s:s + len(logits)] = p_fake_from_logits(logits, detector.temperature)
+        out[s:s + len(logits)] = softmax_p_fake(logits, detector.temperature)
         if progress:
             progress(min(1.0, (s + batch_size) / n))
     return out

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .augment import normalize
-from .data import CLASS_NAMES
+from .data.augment import normalize
+from .data.dataset import CLASS_NAMES
+from .detector_base import softmax_p_fake
 
 
 @torch.inference_mode()
@@ -37,11 +38,6 @@ def predict_logits(model: nn.Module, images: np.ndarray | torch.Tensor, mean, st
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out.append(model(x).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, len(CLASS_NAMES)), np.float32)
-
-
-def p_fake_from_logits(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    t = torch.as_tensor(logits, dtype=torch.float64) / float(temperature)
-    return torch.softmax(t, dim=1)[:, 1].numpy()
 
 
 def expected_calibration_error(y_true: np.ndarray, p_fake: np.ndarray, n_bins: int = 15) -> float:
@@ -109,11 +105,11 @@ def evaluate_detector(detector, split, train_split=None, csv_path: str | None = 
     Returns the metrics of :func:`compute_metrics` (at the detector's threshold), plus
     ``no_train_twin`` when ``train_split`` is given, and writes per-image scores to ``csv_path``.
     """
-    from .data import twins_mask
+    from .data.dataset import twins_mask
 
     logits = predict_logits(detector.model, split.images, detector.mean, detector.std, detector.device,
                             progress=progress)
-    p = p_fake_from_logits(logits, detector.temperature)
+    p = softmax_p_fake(logits, detector.temperature)
     report = compute_metrics(split.labels, p, detector.threshold)
     report["model"] = detector.describe()
     report["n_skipped"] = split.n_skipped

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .detector_base import BaseDetector, default_checkpoint, file_sha256
+from .fsio import atomic_path
+from .model_meta import all_finite, check_meta
 
 META_KEY = "synthcheck"
 
@@ -32,7 +34,7 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     import torch
 
     from .checkpoint import load_checkpoint, model_from_checkpoint
-    from .feature_domain import PENULTIMATE, FeatureTap
+    from .domain.features import PENULTIMATE, FeatureTap
 
     class LogitsAndFeatures(torch.nn.Module):
         """Both outputs in one graph: logits and the features the domain check reads."""
@@ -53,20 +55,19 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     dom = ckpt.get("feature_domain")
     layer = dom.get("layer", PENULTIMATE) if dom else PENULTIMATE
     out = Path(out) if out else onnx_path_for(checkpoint)
-    tmp = out.with_suffix(".onnx.tmp")
-    torch.onnx.export(LogitsAndFeatures(model, layer), (torch.zeros(1, 3, size, size),), str(tmp),
-                      input_names=["input"], output_names=["logits", "features"], opset_version=opset,
-                      dynamo=False, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"},
-                                                  "features": {0: "batch"}})
-    proto = onnx.load(str(tmp))
-    meta = {"model_name": ckpt["model_name"], "input_size": size, "mean": list(ckpt["mean"]),
-            "std": list(ckpt["std"]), "temperature": float(ckpt.get("temperature", 1.0)),
-            "class_names": list(ckpt["class_names"]), "source_sha256": file_sha256(checkpoint),
-            "feature_domain": encode_domain(dom) if dom else None}
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = META_KEY, json.dumps(meta)
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.onnx.export(LogitsAndFeatures(model, layer), (torch.zeros(1, 3, size, size),), str(tmp),
+                          input_names=["input"], output_names=["logits", "features"], opset_version=opset,
+                          dynamo=False, dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"},
+                                                      "features": {0: "batch"}})
+        proto = onnx.load(str(tmp))
+        meta = {"model_name": ckpt["model_name"], "input_size": size, "mean": list(ckpt["mean"]),
+                "std": list(ckpt["std"]), "temperature": float(ckpt.get("temperature", 1.0)),
+                "class_names": list(ckpt["class_names"]), "source_sha256": file_sha256(checkpoint),
+                "feature_domain": encode_domain(dom) if dom else None}
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = META_KEY, json.dumps(meta)
+        onnx.save(proto, str(tmp))
     return out
 
 
@@ -106,6 +107,7 @@ class OnnxDetector(BaseDetector):
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
         meta = json.loads(self.session.get_modelmeta().custom_metadata_map[META_KEY])
+        check_meta(meta, str(onnx_file))
         self.meta: dict[str, Any] = meta
         self.model_name = meta["model_name"]
         self.input_size = int(meta["input_size"])
@@ -117,6 +119,11 @@ class OnnxDetector(BaseDetector):
         self.path = str(checkpoint)
         self._sha256 = meta["source_sha256"]
         self.feature_domain = decode_domain(meta.get("feature_domain"))
+        if self.feature_domain and not all_finite(self.feature_domain):
+            from .errors import CheckpointError
+
+            raise CheckpointError(f"{onnx_file}: the fitted domain check holds values that are "
+                                  "not finite numbers; refused.")
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     @classmethod

@@ -30,9 +30,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .detector_base import file_sha256
+from .fsio import atomic_write_text
 from .home import synthcheck_home
+from .version import code_version
 
 SELFCHECK_DIR = Path(__file__).resolve().parent / "selfcheck_images"
 MANIFEST = SELFCHECK_DIR / "manifest.json"
@@ -149,7 +150,7 @@ def run_selfcheck(detector: Any, *, home: Path | None = None, save: bool = True,
         "model_name": getattr(detector, "model_name", None),
         "checkpoint": Path(detector.path).name if getattr(detector, "path", None) else None,
         "model_sha256": getattr(detector, "checkpoint_sha256", None),
-        "code_version": __version__,
+        "code_version": code_version(),
         "image_set": manifest.get("name", "cifake-selfcheck"),
         "image_set_sha256": manifest_digest(manifest),
         "when_utc": _now_utc(),
@@ -193,9 +194,7 @@ def save_selfcheck(result: dict[str, Any], home: Path | None = None) -> Path:
     """Write ``latest.json`` atomically and append the run (without details) to ``history.jsonl``."""
     folder = selfcheck_dir(home, create=True)
     latest = folder / "latest.json"
-    tmp = folder / f".latest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, latest)
+    atomic_write_text(latest, json.dumps(result, indent=2) + "\n")
     with open(folder / "history.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps({k: v for k, v in result.items() if k != "details"}, separators=(",", ":")) + "\n")
     return latest

@@ -3,6 +3,14 @@
 The decoded dataset lives in memory as one uint8 tensor (on the GPU when training there);
 each step gathers a batch, normalises and augments it in a few tensor ops. Every epoch
 writes ``last.pt`` atomically, so ``--resume`` loses at most the epoch in progress.
+
+Exact resume: ``last.pt`` also holds every global random state training draws from (Python
+``random``, NumPy, torch CPU and, on a GPU, CUDA; one set per DDP rank), restored just before
+the next epoch. The data order, the augmentations and the robustness perturbations draw from a
+generator reseeded from ``(seed, epoch)`` at the start of each epoch, and checkpoints are only
+written between epochs, so that generator needs no saving. A run killed after epoch k and
+resumed ends with the same weights, bit for bit, as an uninterrupted one (on CPU; GPU kernels
+may themselves be non-deterministic).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import logging
 import math
 import os
 import platform
+import random
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,7 +33,6 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .augment import AugmentCfg, augment_batch, normalize
 from .checkpoint import (
     atomic_torch_save,
     build_checkpoint,
@@ -33,12 +41,14 @@ from .checkpoint import (
     safe_load,
 )
 from .config import TrainConfig, save_config
-from .data import load_split, train_val_split, twins_mask
-from .evaluate import compute_metrics, fit_temperature, p_fake_from_logits, predict_logits
-from .feature_domain import domain_share, fit_feature_domain, jpeg_profile_for
+from .data.augment import AugmentCfg, augment_batch, normalize
+from .data.dataset import load_split, train_val_split, twins_mask
+from .data.perturb import RobustAugmentCfg, mix_adversarial
+from .data.perturb import apply as robust_apply
+from .detector_base import softmax_p_fake
+from .domain.features import domain_share, fit_feature_domain, jpeg_profile_for
+from .evaluate import compute_metrics, fit_temperature, predict_logits
 from .models import create_model
-from .robust_augment import RobustAugmentCfg, mix_adversarial
-from .robust_augment import apply as robust_apply
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +104,40 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """Every global random state of this process (plain tensors, numbers and tuples only)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(), "torch": torch.get_rng_state(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    """Put back what :func:`rng_state` saved."""
+    version, internal, gauss = state["python"]
+    random.setstate((int(version), tuple(int(v) for v in internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def _gather_rng_states(ddp: _Dist) -> list[dict[str, Any]]:
+    """The random states of every rank, in rank order (a collective: all ranks call it)."""
+    mine = rng_state(ddp.device)
+    if ddp.world == 1:
+        return [mine]
+    every: list[Any] = [None] * ddp.world
+    dist.all_gather_object(every, mine)
+    return every
+
+
 def _make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int):
     total = max(1, cfg.epochs * steps_per_epoch)
     if cfg.schedule == "onecycle":
@@ -136,7 +180,8 @@ def _teacher(cfg: TrainConfig, device: torch.device, input_size: int):
     ckpt = load_checkpoint(cfg.teacher)
     if int(ckpt["input_size"]) != input_size:
         raise ValueError("the teacher must use the student's input size")
-    teacher = model_from_checkpoint(ckpt, cfg.teacher).to(device).eval()
+    with torch.random.fork_rng(devices=[]):  # building it must not move the student's random stream
+        teacher = model_from_checkpoint(ckpt, cfg.teacher).to(device).eval()
     if cfg.channels_last:
         teacher = teacher.to(memory_format=torch.channels_last)
     for p in teacher.parameters():
@@ -199,6 +244,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
     if cfg.select not in ("val_loss", "val_acc"):
         raise ValueError(f"unknown select {cfg.select!r} (val_loss | val_acc)")
     finished = False
+    resume_rng: dict[str, Any] | None = None
     last_path, best_path = out / "last.pt", out / "best.pt"
     if cfg.resume and last_path.exists():
         state = safe_load(last_path, map_location="cpu")
@@ -211,6 +257,12 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
         start_epoch, best_val, bad_epochs = t["epoch"] + 1, t["best_val_loss"], t["bad_epochs"]
         best_score = t["best_score"]
         train_seconds, finished, history = t["train_seconds"], t["finished"], list(state["history"])
+        saved_rng = state.get("rng_states") or []
+        if len(saved_rng) == ddp.world:
+            resume_rng = saved_rng[ddp.rank]
+        elif ddp.main:
+            log.warning("%s holds no random state for %d process(es): the epochs after the resume "
+                        "will not repeat an uninterrupted run exactly", last_path, ddp.world)
         if ddp.main:
             log.info("resumed from %s after epoch %d", last_path, t["epoch"] + 1)
 
@@ -223,7 +275,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
     robust = RobustAugmentCfg.from_train_config(cfg)
     bank, p_bank = None, 0.0
     if robust.enabled and cfg.aug_bank:
-        from .perturb_bank import any_op_probability, build_bank
+        from .data.bank import any_op_probability, build_bank
 
         t_bank = time.perf_counter()
         bank = torch.from_numpy(build_bank(x_train.cpu().numpy(), robust, seed=cfg.seed)).to(device)
@@ -232,6 +284,8 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
             log.info("perturbation bank: %d copies in %.1f s, used with p=%.2f", len(bank),
                      time.perf_counter() - t_bank, p_bank)
     amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu and cfg.amp else nullcontext())
+    if resume_rng is not None:  # last: nothing above may draw from the restored streams
+        set_rng_state(resume_rng, device)
 
     for epoch in range(start_epoch, cfg.epochs):
         if finished:
@@ -303,7 +357,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
 
         val_logits = predict_logits(model, x_val, mean, std, device)
         val_loss = float(F.cross_entropy(torch.as_tensor(val_logits), torch.as_tensor(y_val)))
-        vm = compute_metrics(y_val, p_fake_from_logits(val_logits))
+        vm = compute_metrics(y_val, softmax_p_fake(val_logits))
         row = {"epoch": epoch + 1, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
                "val_loss": val_loss, "val_acc": vm["accuracy"], "val_roc_auc": vm["roc_auc"],
                "lr": opt.param_groups[0]["lr"], "epoch_seconds": round(epoch_s, 3),
@@ -320,6 +374,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
         stop = (cfg.patience and bad_epochs >= cfg.patience) or (
             cfg.time_limit_min and train_seconds >= cfg.time_limit_min * 60)
         finished = bool(stop) or epoch + 1 == cfg.epochs
+        rng_states = _gather_rng_states(ddp)  # after everything this epoch drew
         if ddp.main:
             log.info("epoch %d: train_loss %.4f val_loss %.4f val_acc %.4f auc %.5f %.0f img/s",
                      epoch + 1, row["train_loss"], val_loss, vm["accuracy"], vm["roc_auc"] or 0,
@@ -330,6 +385,7 @@ def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
                 atomic_torch_save(build_checkpoint(model, extra=meta), best_path)
             resume_state = build_checkpoint(model, extra={
                 **meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "rng_states": rng_states,
                 "train_state": {"epoch": epoch, "best_val_loss": best_val, "bad_epochs": bad_epochs,
                                 "best_score": best_score, "train_seconds": train_seconds, "finished": finished}})
             atomic_torch_save(resume_state, last_path)
@@ -361,8 +417,8 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
     profile = jpeg_profile_for(cfg.to_dict(), train_split, tr_idx)
     domain = fit_feature_domain(model, train_split.images[tr_idx], train_split.labels[tr_idx], x_val,
                                 mean, std, device, seed=cfg.seed, layer=best.get("cam_layer"), jpeg_profile=profile)
-    metrics: dict[str, Any] = {"val": compute_metrics(y_val, p_fake_from_logits(val_logits, temperature))}
-    metrics["val"]["ece_uncalibrated"] = compute_metrics(y_val, p_fake_from_logits(val_logits))["ece"]
+    metrics: dict[str, Any] = {"val": compute_metrics(y_val, softmax_p_fake(val_logits, temperature))}
+    metrics["val"]["ece_uncalibrated"] = compute_metrics(y_val, softmax_p_fake(val_logits))["ece"]
     data_meta = {"fingerprint": train_split.fingerprint, "root": train_split.root,
                  "n_train": int(len(tr_idx)), "n_val": int(len(va_idx)),
                  "n_skipped": train_split.n_skipped, "image_size": int(best["input_size"])}
@@ -373,7 +429,7 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
             log.warning("no test split evaluated: %s", exc)
         else:
             logits = predict_logits(model, test.images, mean, std, device)
-            p = p_fake_from_logits(logits, temperature)
+            p = softmax_p_fake(logits, temperature)
             twins = twins_mask(test, train_split)
             metrics["test"] = compute_metrics(test.labels, p)
             metrics["test_no_train_twin"] = compute_metrics(test.labels[~twins], p[~twins])

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from synthcheck.checkpoint import load_checkpoint
+from synthcheck.checkpoint import atomic_torch_save, build_checkpoint, load_checkpoint
 from synthcheck.config import TrainConfig, load_config
+from synthcheck.data.augment import normalize
+from synthcheck.models import create_model
 from synthcheck.train import check_output_dir, fit
 from tests.conftest import REPO, make_dataset
 
@@ -116,29 +118,120 @@ def test_ddp_two_processes_on_cpu_gloo(tmp_path):
     assert ckpt["data"]["n_train"] == 36
 
 
-def test_distillation_from_a_teacher(tmp_path):
-    data = make_dataset(tmp_path / "d", n_per_class=24, splits=("train",))
-    teacher = fit(_cfg(data, tmp_path / "t", epochs=1, eval_test=False))["checkpoint"]
-    result = fit(_cfg(data, tmp_path / "s", epochs=1, eval_test=False, teacher=teacher))
-    assert load_checkpoint(result["checkpoint"])["config"]["teacher"] == teacher
-    assert torch.isfinite(torch.tensor(result["metrics"]["val"]["accuracy"]))
+def test_fine_tune_from_checkpoint_keeps_weights_and_frozen_bn(tmp_path):
+    """init_from loads the weights, freeze_bn keeps BatchNorm statistics (distillation itself:
+    tests/test_distill.py)."""
+    data = make_dataset(tmp_path / "d", n_per_class=16, splits=("train",))
+    torch.manual_seed(7)
+    start_model = create_model("synthcnn_small")
+    teacher = str(tmp_path / "start.pt")
+    atomic_torch_save(build_checkpoint(start_model), teacher)
     # robust fine-tuning: start from the teacher's weights, distil its scores on the clean images
     ft = fit(_cfg(data, tmp_path / "ft", epochs=1, eval_test=False, lr=1e-12, init_from=teacher,
-                  teacher=teacher, distill_clean=True, aug_resize_p=0.5, aug_jpeg_p=0.5, freeze_bn=True))
-    start, tuned = load_checkpoint(teacher)["state_dict"], load_checkpoint(ft["checkpoint"])["state_dict"]
+                  teacher=teacher, distill_clean=True, aug_resize_p=0.5, aug_jpeg_p=0.5,
+                  freeze_bn=True))
+    start = load_checkpoint(teacher)["state_dict"]
+    tuned = load_checkpoint(ft["checkpoint"])["state_dict"]
+    torch.manual_seed(0)  # what fit would start from without init_from (cfg.seed = 0)
+    fresh = create_model("synthcnn_small").state_dict()
     convs = [k for k in start if k.endswith("weight") and start[k].ndim == 4]
     assert convs and all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in convs)
-    stats = [k for k in start if k.endswith("running_mean")]  # frozen BatchNorm statistics
-    assert stats and all(torch.equal(start[k], tuned[k]) for k in stats)
+    assert not all(torch.allclose(fresh[k], tuned[k], atol=1e-3) for k in convs)
+    stats = [k for k in start if k.endswith("running_mean") or k.endswith("running_var")]
+    assert stats and all(torch.equal(start[k], tuned[k]) for k in stats)  # frozen BatchNorm
+    moved = fit(_cfg(data, tmp_path / "nofreeze", epochs=1, eval_test=False, lr=1e-12,
+                     init_from=teacher))  # without freeze_bn the statistics do move
+    moved_sd = load_checkpoint(moved["checkpoint"])["state_dict"]
+    assert not all(torch.equal(start[k], moved_sd[k]) for k in stats)
     with pytest.raises(ValueError, match="holds"):
         fit(_cfg(data, tmp_path / "wrong", epochs=1, model="synthcnn", init_from=teacher))
 
 
-def test_robust_and_adversarial_training_options_run(tmp_path):
+def test_robust_and_adversarial_training_options_run(tmp_path, monkeypatch):
+    """The perturbation bank feeds the student perturbed copies; FGSM replaces half of each
+    batch with copies within adv_eps (in pixel units) of the input."""
+    import synthcheck.data.bank as bank_mod
+    import synthcheck.train as train_mod
+
     data = make_dataset(tmp_path / "d", n_per_class=16, splits=("train",))
+    banks, adv_calls = [], []
+    real_bank, real_mix = bank_mod.build_bank, train_mod.mix_adversarial
+
+    def spy_bank(images, cfg, *a, **kw):
+        out = real_bank(images, cfg, *a, **kw)
+        banks.append((images.copy(), cfg, out))
+        return out
+
+    def spy_mix(model, x, y, cfg, mean, std, g=None):
+        out = real_mix(model, x, y, cfg, mean, std, g)
+        adv_calls.append((x.detach().clone(), out.detach().clone(), cfg, std))
+        return out
+
+    monkeypatch.setattr(bank_mod, "build_bank", spy_bank)
+    monkeypatch.setattr(train_mod, "mix_adversarial", spy_mix)
     cfg = _cfg(data, tmp_path / "r", epochs=1, eval_test=False, aug_jpeg_p=0.5, aug_resize_p=0.5,
-               aug_blur_p=0.3, aug_noise_p=0.3, adv_train="fgsm")
+               aug_blur_p=0.3, aug_noise_p=0.3, adv_train="fgsm", hflip=False, crop_padding=0)
     ckpt = load_checkpoint(fit(cfg)["checkpoint"])
     assert ckpt["config"]["aug_jpeg_p"] == 0.5 and ckpt["config"]["adv_train"] == "fgsm"
+    assert len(banks) == 1
+    clean, rcfg, bank = banks[0]
+    assert (rcfg.jpeg_p, rcfg.resize_p, rcfg.blur_p, rcfg.noise_p) == (0.5, 0.5, 0.3, 0.3)
+    assert bank.shape == clean.shape and (bank != clean).any(axis=(1, 2, 3)).all()
+    assert len(adv_calls) == 2  # 24 training images, batches of 16
+    mean, std = ckpt["mean"], ckpt["std"]
+    clean_x = normalize(torch.from_numpy(clean), mean, std)
+    for x, out, rc, s in adv_calls:
+        assert rc.adv == "fgsm"
+        # the student's inputs are mostly bank copies, not the clean training images
+        nearest = (x[:, None] - clean_x[None]).abs().flatten(2).amax(2).min(1).values
+        assert (nearest > 1e-2).sum() >= len(x) // 2
+        changed = (out != x).flatten(1).any(1)
+        assert changed.sum() == round(len(x) * cfg.adv_fraction)  # half the batch
+        step = ((out - x) * torch.tensor(s)[None, :, None, None]).abs().amax()  # pixel units
+        assert 0 < step <= cfg.adv_eps + 1e-5
     with pytest.raises(ValueError):
         fit(_cfg(data, tmp_path / "bad", aug_jpeg_p=1.5))
+
+
+def test_resume_after_a_crash_ends_bit_identical_to_an_uninterrupted_run(tmp_path, monkeypatch):
+    """Killed after epoch 1 and resumed: every weight equals the uninterrupted run's, bit for bit.
+
+    Dropout draws from the global torch RNG, the data order and augmentations from the per-epoch
+    generator; the resumed process starts with other RNG states (as a new process would).
+    """
+    import random
+
+    import numpy as np
+
+    import synthcheck.train as train_mod
+
+    data = make_dataset(tmp_path / "d", n_per_class=12, splits=("train",))
+    kw = dict(epochs=3, batch_size=8, eval_test=False, drop_rate=0.5, rotate_degrees=5.0)
+    fit(_cfg(data, tmp_path / "full", **kw))
+    want = load_checkpoint(tmp_path / "full" / "last.pt")
+
+    real_write = train_mod._write_history
+
+    def crash_after_first_epoch(out, history):
+        real_write(out, history)
+        if len(history) == 1:
+            raise KeyboardInterrupt("simulated kill -9 after epoch 1's checkpoint")
+
+    monkeypatch.setattr(train_mod, "_write_history", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_cfg(data, tmp_path / "cut", **kw))
+    monkeypatch.setattr(train_mod, "_write_history", real_write)
+    random.seed(123)  # a fresh process: none of the RNGs where the killed one left them
+    np.random.seed(123)
+    torch.manual_seed(123)
+    fit(_cfg(data, tmp_path / "cut", resume=True, **kw))
+    got = load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert [r["epoch"] for r in got["history"]] == [1, 2, 3]
+    assert got["state_dict"].keys() == want["state_dict"].keys()
+    for name, tensor in want["state_dict"].items():
+        assert torch.equal(got["state_dict"][name], tensor), name
+    for a, b in zip(got["history"], want["history"], strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["val_loss"] == b["val_loss"]
+    final_got = load_checkpoint(tmp_path / "cut" / "model.pt")["state_dict"]
+    final_want = load_checkpoint(tmp_path / "full" / "model.pt")["state_dict"]
+    assert all(torch.equal(final_got[k], v) for k, v in final_want.items())

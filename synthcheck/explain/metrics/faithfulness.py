@@ -5,15 +5,22 @@ p(target); a faithful map makes it fall fast (low AUC). Insertion starts from th
 restores pixels in the same order; a faithful map makes p(target) rise fast (high AUC). The
 same curves for seeded random orderings say what chance looks like. All perturbed images of all
 maps go through the model in one batched call.
+
+Every random draw has its own stream keyed by the seed and what it is for (the random baseline;
+each map's tie-breaking by the map's name), so the numbers for a method do not depend on which
+other methods ran with it, or in what order.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from ...detector_base import softmax_p_fake
 
 if TYPE_CHECKING:
     from ...inference import Detector
@@ -26,6 +33,11 @@ def auc(scores: np.ndarray, fractions: np.ndarray | None = None) -> float:
     scores = np.asarray(scores, dtype=np.float64)
     x = np.linspace(0.0, 1.0, len(scores)) if fractions is None else np.asarray(fractions, np.float64)
     return float(np.trapezoid(scores, x))
+
+
+def stream(seed: int, purpose: str) -> np.random.Generator:
+    """The random stream for one ``purpose`` under ``seed`` (independent of every other purpose)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(purpose.encode())]))
 
 
 def pixel_order(attribution: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -65,12 +77,12 @@ def faithfulness(score_fn: ScoreFn, image: np.ndarray, maps: Mapping[str, np.nda
     for name, m in maps.items():
         if np.shape(m) != (h, w):
             raise ValueError(f"map {name!r} has shape {np.shape(m)}, expected {(h, w)}")
-    rng = np.random.default_rng(seed)
     fractions = np.linspace(0.0, 1.0, n_steps + 1)
     counts = np.round(fractions * h * w).astype(np.int64)
     interior = counts[1:-1]
-    orders = [pixel_order(m, rng) for m in maps.values()]
-    orders += [rng.permutation(h * w) for _ in range(n_random)]
+    orders = [pixel_order(m, stream(seed, f"ties:{name}")) for name, m in maps.items()]
+    rand = stream(seed, "random-baseline")
+    orders += [rand.permutation(h * w) for _ in range(n_random)]
     batch = [image[None], baseline[None]]  # the curves' shared end points
     for order in orders:
         d, i = perturbation_images(image, baseline, order, interior)
@@ -89,14 +101,18 @@ def faithfulness(score_fn: ScoreFn, image: np.ndarray, maps: Mapping[str, np.nda
 
 
 def detector_score_fn(detector: Detector, target_index: int, batch_size: int = 512) -> ScoreFn:
-    """p(target) (temperature-calibrated) for uint8 images, under the detector's lock."""
+    """p(target) (temperature-calibrated, :func:`softmax_p_fake`) for uint8 images, under the
+    detector's lock; ``target_index`` 1 is FAKE, 0 is REAL."""
+    if target_index not in (0, 1):
+        raise ValueError(f"target_index must be 0 (REAL) or 1 (FAKE), not {target_index!r}")
 
     def score(arrays: np.ndarray) -> np.ndarray:
         out = []
         with detector.lock, torch.inference_mode():
             for s in range(0, len(arrays), batch_size):
                 z = detector.model(detector.to_tensor(np.ascontiguousarray(arrays[s:s + batch_size]))).float()
-                out.append(torch.softmax(z / detector.temperature, 1)[:, target_index].cpu().numpy())
+                p_fake = softmax_p_fake(z.cpu().numpy(), detector.temperature)
+                out.append(p_fake if target_index == 1 else 1.0 - p_fake)
         return np.concatenate(out)
 
     return score
