@@ -4,13 +4,9 @@ Every page is listed explicitly; the shared sidebar (checkpoint, threshold, band
 drawn here so it frames all pages. Pages are thin views over the ``synthcheck`` package.
 """
 
-from pathlib import Path
-
 import streamlit as st
 
 import ui_shared
-
-ROOT = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="SynthCheck", page_icon=":material/policy:", layout="wide")
 
@@ -20,12 +16,10 @@ pages = [
     st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
     st.Page("pages/batch.py", title="Batch triage", icon=":material/table_view:"),
     st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:"),
+    st.Page("pages/forensics.py", title="Forensics", icon=":material/search:"),
+    st.Page("pages/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("pages/model_card.py", title="Model card", icon=":material/badge:"),
 ]
-optional = [("pages/forensics.py", "Forensics", ":material/search:"),
-            ("pages/robustness.py", "Robustness", ":material/shield:")]
-pages += [st.Page(path, title=title, icon=icon) for path, title, icon in optional
-          if (ROOT / path).is_file()]
 
 nav = st.navigation(pages)
 ui_shared.sidebar()

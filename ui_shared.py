@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from synthcheck.analysis import CONCLUSION_COLOURS, Analysis, AnalysisOptions, analyze_one
 from synthcheck.bands import DEFAULT_EDGES, band_label
 from synthcheck.inference import Detector, default_checkpoint
 
@@ -73,9 +74,7 @@ def _warm_up(det: Detector) -> None:
     background, so the first upload and the first Explain do not pay for cold imports."""
     try:
         apply_thread_limit()
-        ex, _, _ = explain_module()
-        if ex is None:
-            return
+        ex, _ = explain_module()
         blank = np.full((det.input_size, det.input_size, 3), 127, np.uint8)
         ex.explain(det, blank, "gradcam")
         ex.explain_all(det, blank, methods=("gradcam", "gradient_shap", "lime"),
@@ -188,14 +187,47 @@ def band_badge(band: str | None) -> str:
     return f":{BAND_COLOURS.get(band, 'gray')}-badge[{band_label(band)}]"
 
 
-def explain_module() -> tuple[Any, Any, str | None]:
-    """(synthcheck.explain, synthcheck.explain.visual, None) or (None, None, reason)."""
-    try:
-        import synthcheck.explain as ex
-        from synthcheck.explain import visual
-    except Exception as exc:  # the explanation package may be missing or broken
-        return None, None, f"explanations unavailable ({type(exc).__name__}: {exc})"
-    return ex, visual, None
+def analysis_options(**extra: Any) -> AnalysisOptions:
+    """The sidebar's threshold and band edges as analysis options (plus ``extra``)."""
+    return AnalysisOptions(threshold=threshold(), band_edges=band_edges(), **extra)
+
+
+def analyze_uploads(model: LoadedModel, items: list[tuple[str, bytes]], **extra: Any) -> list[Analysis]:
+    """The analyses of (name, bytes) uploads at the sidebar's options: the same function as
+    every other face (:func:`synthcheck.analysis.analyze`), cached per (checkpoint, bytes,
+    options) for all sessions so reruns do not recompute them."""
+    import hashlib
+
+    opts = analysis_options(**extra)
+    return [_analysis_cached(model.path, model.load_id, hashlib.sha256(data).hexdigest(), name, opts,
+                             model.detector, data) for name, data in items]
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _analysis_cached(ckpt: str, load_id: int, sha: str, name: str, options: AnalysisOptions,
+                     _detector: Detector, _data: bytes) -> Analysis:
+    return analyze_one((name, _data), _detector, options, name=name)
+
+
+def headline(a: Analysis) -> None:
+    """The conclusion first, its reason in plain words, then the model's score, smaller: the
+    same wording as the CLI and the reports (all from the :class:`Analysis`)."""
+    colour = CONCLUSION_COLOURS.get(a.conclusion or "", "gray")
+    st.markdown(f"### :{colour}[{a.headline}]")
+    if a.conclusion == "cannot_assess":
+        st.warning(a.reason)
+    else:
+        st.markdown(a.reason)
+    st.caption(a.score_label)
+
+
+def explain_module() -> tuple[Any, Any]:
+    """(synthcheck.explain, synthcheck.explain.visual), imported on first use (torch, captum);
+    a broken install raises, it is never hidden."""
+    import synthcheck.explain as ex
+    from synthcheck.explain import visual
+
+    return ex, visual
 
 
 def gradcam_overlay(model: LoadedModel, loaded: Any, target: str = "predicted"
@@ -216,42 +248,30 @@ def _gradcam_cached(ckpt: str, load_id: int, sha: str, target: str, _detector: D
 
 
 def _gradcam(detector: Detector, loaded: Any, target: str) -> tuple[np.ndarray | None, str | None]:
-    ex, visual, reason = explain_module()
-    if ex is None:
-        return None, reason
+    ex, visual = explain_module()
     try:
         e = ex.explain(detector, loaded, "gradcam", target=target)
         base = detector.to_array(loaded)
-        up = max(1, DISPLAY_SIDE // max(base.shape[:2]))
-        return visual.overlay(base, e.map, alpha=0.5, upscale=up), None
+        return visual.overlay(base, e.map, alpha=0.5,
+                              upscale=visual.auto_upscale(*base.shape[:2], size=DISPLAY_SIDE)), None
     except Exception as exc:
         return None, f"Grad-CAM failed ({type(exc).__name__}: {exc})"
 
 
-def tile_view(model: LoadedModel, loaded: Any) -> tuple[Any, np.ndarray] | None:
-    """(TileGrid, heat-grid picture) for an image of at least two patches a side, else None.
+def tile_picture(a: Analysis) -> np.ndarray | None:
+    """The analysis's tile grid drawn over the image (None when it has no grid)."""
+    from synthcheck.tiles import tile_overlay
 
-    Cached per (checkpoint, image bytes) for all sessions, like Grad-CAM.
-    """
-    if max(loaded.width, loaded.height) < 2 * model.detector.input_size:
+    if a.tiles is None or a.loaded is None:
         return None
-    return _tile_view_cached(model.path, model.load_id, loaded.sha256 or str(id(loaded)),
-                             model.detector, loaded)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _tile_view_cached(ckpt: str, load_id: int, sha: str, _detector: Detector,
-                      _loaded: Any) -> tuple[Any, np.ndarray] | None:
-    from synthcheck.tiles import tile_grid, tile_overlay
-
-    grid = tile_grid(_detector, _loaded)
-    return None if grid is None else (grid, tile_overlay(_loaded.image, grid))
+    return tile_overlay(a.loaded.image, a.tiles)
 
 
 def enlarge(arr: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """Nearest-neighbour enlargement of a small HxWx3 array so pixels stay visible."""
-    k = max(1, side // max(arr.shape[:2]))
-    return np.repeat(np.repeat(arr, k, axis=0), k, axis=1) if k > 1 else arr
+    """Nearest-neighbour enlargement of a small HxWx3 array so pixels stay visible (the same
+    integer factor as the explanation overlays use)."""
+    _, visual = explain_module()
+    return visual.upscale_nearest(arr, visual.auto_upscale(*arr.shape[:2], size=side))
 
 
 def default_data_dir() -> str:
@@ -283,7 +303,7 @@ def evaluate_folder(model: LoadedModel, data_dir: str, split: str, max_images: i
                     seed: int = 0) -> EvalResult:
     """Score ``data_dir/split`` with a progress bar; results are cached for all sessions."""
     from synthcheck.curves import score_arrays, stratified_subset
-    from synthcheck.data import load_split
+    from synthcheck.data.dataset import load_split
     from synthcheck.triage import allowed_roots_from_env, check_folder
 
     check_folder(data_dir, allowed_roots_from_env())
@@ -320,9 +340,7 @@ def _explain_cached(ckpt: str, load_id: int, sha: str, methods: tuple[str, ...],
                     seed: int, options_json: str, _detector: Detector, _loaded: Any) -> Any:
     import json
 
-    ex, _, reason = explain_module()
-    if ex is None:
-        raise RuntimeError(reason)
+    ex, _ = explain_module()
     return ex.explain_all(_detector, _loaded, methods=methods, target=target, seed=seed,
                           with_metrics=True, options=json.loads(options_json))
 
@@ -340,7 +358,7 @@ def explain_cached(model: LoadedModel, loaded: Any, methods: tuple[str, ...], ta
 @st.cache_data(ttl=300, show_spinner=False)
 def list_folder_images(root: str, split: str, cls: str) -> list[str]:
     """Image paths of one class of a split folder (sorted), cached for five minutes."""
-    from synthcheck.data import find_split_dir, list_images, resolve_data_dir
+    from synthcheck.data.dataset import find_split_dir, list_images, resolve_data_dir
     from synthcheck.triage import allowed_roots_from_env, check_folder
 
     check_folder(root, allowed_roots_from_env())

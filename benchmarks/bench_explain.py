@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthcheck.data import load_split, twins_mask
+from synthcheck.data.dataset import load_split, twins_mask
+from synthcheck.detector_base import softmax_p_fake
 from synthcheck.explain import explain, explain_all, get_explainer
 from synthcheck.explain.base import blurred, mean_colour, superpixels
 from synthcheck.explain.metrics import spearman
@@ -67,9 +68,10 @@ def naive_baselines(det: Detector, img: np.ndarray) -> dict[str, Callable[[], An
     def kernel_shap() -> Any:  # n_samples=200, default perturbations_per_eval=1 (one image per call)
         return KernelShap(model).attribute(x, baselines=base[:1], target=1, feature_mask=mask, n_samples=200)
 
-    def classifier(a: np.ndarray) -> np.ndarray:
+    def classifier(a: np.ndarray) -> np.ndarray:  # lime wants (N, 2) probabilities
         with torch.no_grad():
-            return torch.softmax(model(det.to_tensor(a.astype(np.uint8))), 1).numpy()
+            p_fake = softmax_p_fake(model(det.to_tensor(a.astype(np.uint8))).float().numpy())
+        return np.stack([1.0 - p_fake, p_fake], 1)
 
     def lime() -> Any:  # lime defaults: quickshift segments, 1000 samples, batch_size 10
         import contextlib

@@ -45,15 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SYNTHCHECK_HOME"] = str(tmp / "home")
 
     from synthcheck.inference import Detector
-    from synthcheck.report import build_report
-    from synthcheck.selfcheck import run_selfcheck
-    from synthcheck.signing import (
+    from synthcheck.reporting.build import build_report
+    from synthcheck.reporting.bundle import write_report_bundle
+    from synthcheck.reporting.signing import (
         ReportReadError,
         file_bytes,
         sign_report,
         verify_report,
-        write_report_bundle,
     )
+    from synthcheck.selfcheck import run_selfcheck
 
     rng = np.random.default_rng(0)
     folder = tmp / "images"

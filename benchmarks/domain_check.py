@@ -31,12 +31,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthcheck.data import load_split, twins_mask  # noqa: E402
+from synthcheck.analysis import records  # noqa: E402
+from synthcheck.data.dataset import load_split, twins_mask  # noqa: E402
 from synthcheck.detector_base import softmax_p_fake  # noqa: E402
 from synthcheck.evaluate import compute_metrics  # noqa: E402
 from synthcheck.imageio import load_image  # noqa: E402
 from synthcheck.inference import Detector  # noqa: E402
-from synthcheck.results import domain_of, records_for  # noqa: E402
 from tests.ood_corpus import build_ood, cifake_in_canvas  # noqa: E402
 
 CONFIDENT = ("likely_real", "likely_synthetic")
@@ -60,7 +60,7 @@ def jpeg_q(img: Image.Image, quality: int = 50) -> Image.Image:
 
 def perturbed_figures(det: Detector, images: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy on all perturbed images, the share the domain check keeps, and accuracy there."""
-    recs = records_for(det, list(images))
+    recs = records(list(images), det)
     right = np.array([(r["verdict"] == "FAKE") == bool(y) for r, y in zip(recs, labels, strict=True)])
     keep = np.array([r["in_domain"] for r in recs])
     return {"accuracy": float(right.mean()), "in_domain_share": float(keep.mean()),
@@ -78,7 +78,7 @@ def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
     m_raw = compute_metrics(labels, softmax_p_fake(logits, 1.0), det.threshold)
     m_cal = compute_metrics(labels, softmax_p_fake(logits, det.temperature), det.threshold)
     t0 = time.perf_counter()
-    recs = records_for(det, [str(Path(test.root) / test.paths[i]) for i in idx])
+    recs = records([str(Path(test.root) / test.paths[i]) for i in idx], det)
     rec_s = time.perf_counter() - t0
     in_dom = np.array([r["in_domain"] for r in recs])
     pred = np.array([r["verdict"] == "FAKE" for r in recs]).astype(int)
@@ -101,7 +101,7 @@ def cifake_figures(det: Detector, data: str, limit: int | None) -> dict:
 
 def ood_figures(det: Detector, extra: list) -> dict:
     items = build_ood() + extra
-    recs = records_for(det, [it.data for it in items], [it.name for it in items])
+    recs = records([it.data for it in items], det, names=[it.name for it in items])
     per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # n, confident-wrong, out-of-domain
     wrong_names = []
     for it, r in zip(items, recs, strict=True):
@@ -142,7 +142,7 @@ def latency(det: Detector, reps: int = 200) -> dict:
                 d = plain if mode == "without" else det
                 v = d.predict([loaded])[0]
                 if mode == "with":
-                    domain_of(loaded, v, det)
+                    det.domain_model.judge(loaded, v.feature_distance, v.jpeg_residual)
                 times[mode].append(time.perf_counter() - t)
         w, wd = np.median(times["without"]) * 1e3, np.median(times["with"]) * 1e3
         out[label] = {"without_ms": round(w, 3), "with_ms": round(wd, 3), "added_pct": round(100 * (wd / w - 1), 1)}

@@ -1,7 +1,7 @@
 """Clean vs robust accuracy for three training modes, measured in one run (small scale).
 
 Trains the same architecture from the same seed on the same CIFAKE subset three ways —
-standard, with JPEG/resize/blur/noise augmentation (``synthcheck.robust_augment.apply``) and
+standard, with JPEG/resize/blur/noise augmentation (``synthcheck.data.perturb.apply``) and
 with FGSM adversarial training (``mix_adversarial``) — then scores each on the same balanced
 test subset, clean and under processing and white-box attacks.
 
@@ -33,11 +33,11 @@ CONDITIONS = ["jpeg_q70", "jpeg_q30", "resize_0.5", "blur_1", "noise_0.05", "fgs
 
 
 def train_one(mode: str, images: np.ndarray, labels: np.ndarray, args: argparse.Namespace):
-    from synthcheck.augment import AugmentCfg, augment_batch, normalize
     from synthcheck.checkpoint import build_checkpoint
+    from synthcheck.data.augment import AugmentCfg, augment_batch, normalize
+    from synthcheck.data.perturb import RobustAugmentCfg, apply, mix_adversarial
     from synthcheck.inference import Detector
     from synthcheck.models import create_model, get_model_cfg
-    from synthcheck.robust_augment import RobustAugmentCfg, apply, mix_adversarial
 
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
@@ -91,7 +91,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from synthcheck.data import load_split
+    from synthcheck.data.dataset import load_split
     from synthcheck.models import get_model_cfg
     from synthcheck.robustness import balanced_subset, evaluate_robustness, parse_perturbations
 

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from synthcheck.augment import AugmentCfg, augment_batch, normalize
+from synthcheck.data.augment import AugmentCfg, augment_batch, normalize
 from synthcheck.models import create_model
 
 

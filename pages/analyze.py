@@ -1,28 +1,26 @@
-"""Analyze: verdict, score band, provenance, EXIF and Grad-CAM for each uploaded image."""
+"""Analyze: the conclusion first, then why, the model's score, Grad-CAM, tiles, provenance, EXIF."""
 
 import streamlit as st
 
 import ui_shared
 from synthcheck.bands import band_label
-from synthcheck.metadata import summary
-from synthcheck.results import provenance_of
-from synthcheck.triage import analyze_images
+from synthcheck.metadata import read_exif, summary
 
 st.title("Analyze images")
-st.caption("Upload one or many images. Each gets a verdict at the sidebar threshold, a score band, "
-           "its SHA-256, size and format, EXIF, a Grad-CAM heat map, a domain check and, for "
-           "large images, a grid of scores over native-resolution patches.")
+st.caption("Upload one or many images. Each gets a conclusion (likely real, uncertain, likely "
+           "synthetic, or cannot assess when the image is unlike the training data), the model's "
+           "score at the sidebar threshold, its SHA-256, size and format, EXIF, a Grad-CAM heat "
+           "map and, for large images, a grid of scores over native-resolution patches.")
 
 model = ui_shared.require_model()
 det = model.detector
 files = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF, TIFF)", type=ui_shared.UPLOAD_TYPES,
                          accept_multiple_files=True, key="analyze_files")
 if not files:
-    st.info("Upload an image to see its verdict.")
+    st.info("Upload an image to see its conclusion.")
     st.stop()
 
-thr, edges = ui_shared.threshold(), ui_shared.band_edges()
-results = analyze_images(det, [(f.name, f.getvalue()) for f in files], threshold=thr, edges=edges)
+results = ui_shared.analyze_uploads(model, [(f.name, f.getvalue()) for f in files], tiles=True)
 
 for res in results:
     with st.container(border=True):
@@ -30,63 +28,60 @@ for res in results:
         if not res.ok:
             st.error(f"Cannot analyse this file: {res.error}")
             continue
-        v, li = res.verdict, res.loaded
-        left, mid, right = st.columns([1, 1, 1.3])
-        with left:
-            st.image(ui_shared.enlarge(det.to_array(li)), caption="Model input",
-                     width=ui_shared.DISPLAY_SIDE)
-        with mid:
-            cam, reason = ui_shared.gradcam_overlay(model, li, res.decision or "predicted")
-            if cam is not None:
-                st.image(cam, caption=f"Grad-CAM: evidence for {res.decision} (red = strong)",
-                         width=ui_shared.DISPLAY_SIDE)
-            else:
-                st.info(reason or "Grad-CAM unavailable.")
-        with right:
-            word = "AI-generated (FAKE)" if res.decision == "FAKE" else "Real photo (REAL)"
-            st.markdown(f"### Verdict: {word}")
-            st.markdown(f"{ui_shared.band_badge(res.band)} at threshold {thr:.2f}")
-            st.progress(float(v.p_fake), text=f"p_fake = {v.p_fake:.3f}")
-            st.metric("p_fake (calibrated)", f"{v.p_fake:.3f}",
-                      help="Probability that the image is AI-generated, after temperature scaling.")
-            if res.domain and not res.domain.in_domain:
-                st.warning("**Outside the training domain — this verdict is less reliable.**\n\n"
-                           + "\n".join(f"- {r}" for r in res.domain.reasons))
-            for note in res.domain.advisories if res.domain else []:
+        li = res.loaded
+        verdict_col, pictures_col = st.columns([1, 1.2], gap="medium")
+        with verdict_col:
+            ui_shared.headline(res)
+            st.progress(float(res.p_fake), text=f"p_fake = {res.p_fake:.3f}"
+                        + ("" if res.score_reliable else " (unreliable here)"))
+            if res.domain.reasons:
+                with st.expander(f"Why the model cannot judge this image ({len(res.domain.reasons)})",
+                                 expanded=True):
+                    st.markdown("\n".join(f"- {r}" for r in res.domain.reasons))
+            for note in res.advisories:
                 st.info(f"**Known bias:** {note}")
-        tiles = ui_shared.tile_view(model, li)
-        if tiles is not None:
-            grid, picture = tiles
+        with pictures_col:
+            a, b = st.columns(2)
+            a.image(ui_shared.enlarge(det.to_array(li)), caption="Model input", width="stretch")
+            cam, reason = ui_shared.gradcam_overlay(model, li, res.verdict or "predicted")
+            if cam is not None:
+                b.image(cam, caption=f"Grad-CAM: evidence for {res.verdict} (red = strong)",
+                        width="stretch")
+            else:
+                b.error(reason or "Grad-CAM unavailable.")
+        picture = ui_shared.tile_picture(res)
+        if picture is not None:
+            grid = res.tiles
             with st.expander(f"Tile grid: {grid.rows} x {grid.cols} patches at native resolution",
                              expanded=True):
+                if res.tile_note:
+                    st.warning(res.tile_note)
                 st.image(picture, caption=f"p_fake of each {grid.tile} x {grid.tile} px patch taken "
                          f"from the original pixels (blue = real, red = synthetic, outlined = the "
                          f"patch scored). Mean {grid.mean:.3f}; {grid.share_fake:.0%} of patches "
-                         f"score FAKE.", width=min(640, li.width))
-                st.caption("The verdict above comes from the whole image shrunk to the model's "
-                           "input size; the grid shows where, at full detail, the model sees "
-                           "synthesis. Patches of one image rarely all agree: look for regions.")
-        info = li.info()
+                         f"at or above the threshold {grid.threshold:g}.", width=min(640, li.width))
+                st.caption("The conclusion rests on the whole image shrunk to the model's input "
+                           "size; the grid only shows where, at full detail, the patch scores lean.")
         st.markdown(f"**SHA-256** `{li.sha256}`")
         st.markdown(f"**Size** {li.width}x{li.height} px · **Format** {li.format} ({li.mode}) · "
                     f"**Bytes** {li.n_bytes:,} · **Band** {band_label(res.band or '')}")
-        for note in info["notes"]:
+        for note in li.notes:
             st.caption(f"Note: {note}")
-        prov = provenance_of(li, res.decision, float(v.p_fake))
-        signals = prov.signals
-        with st.expander(f"Provenance: {len(signals)} signal(s)" if signals else "Provenance (none found)",
-                         expanded=bool(signals)):
+        prov = res.provenance
+        with st.expander(f"Provenance: {len(prov.signals)} signal(s)" if prov.signals
+                         else "Provenance (none found)", expanded=bool(prov.signals)):
             st.write(prov.summary)
-            if signals:
+            if prov.signals:
                 st.dataframe([{k: s.get(k) for k in ("source", "field", "value", "meaning", "strength")}
-                              for s in signals], hide_index=True, width="stretch")
-            st.caption("Metadata is evidence beside the model's verdict, never part of p_fake. "
+                              for s in prov.signals], hide_index=True, width="stretch")
+            st.caption("Metadata is evidence beside the model's score, never part of p_fake. "
                        "It is easy to strip or forge; an untrusted C2PA signer is a claim, not proof.")
-        with st.expander("EXIF metadata" + (" (none)" if not res.exif else "")):
-            if res.exif:
-                first = summary(res.exif)
+        exif = read_exif(li.raw) if li.raw is not None else {}
+        with st.expander("EXIF metadata" + (" (none)" if not exif else "")):
+            if exif:
+                first = summary(exif)
                 if first:
                     st.json(first)
-                st.json(res.exif, expanded=False)
+                st.json(exif, expanded=False)
             else:
                 st.write("No EXIF metadata in this file.")

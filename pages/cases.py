@@ -16,6 +16,7 @@ import streamlit as st
 
 import ui_shared
 from synthcheck import cases
+from synthcheck.analysis import conclusion_label, counts_phrase
 from synthcheck.bands import band_label
 from synthcheck.cases.audit import default_actor
 
@@ -61,7 +62,7 @@ def actor() -> str:
 
 
 def entry_summary(details: dict[str, Any]) -> str:
-    keys = ("title", "name", "text", "tag", "verdict", "p_fake", "ok", "n_added", "n_rejected",
+    keys = ("title", "name", "text", "tag", "conclusion", "verdict", "p_fake", "ok", "n_added", "n_rejected",
             "n_analysed", "out_dir")
     return "  ".join(f"{k}={details[k]}" for k in keys if k in details)
 
@@ -113,7 +114,9 @@ def results_table(case: dict[str, Any]) -> None:
     for im in case["images"]:
         a = im["analysis"]
         rec = a["record"] if a else {}
-        rows.append({"name": im["name"], "verdict": rec.get("verdict"), "p_fake": rec.get("p_fake"),
+        rows.append({"name": im["name"],
+                     "conclusion": conclusion_label(rec.get("conclusion")) if a else "Not analysed",
+                     "p_fake": rec.get("p_fake"), "raw call": rec.get("verdict"),
                      "band": band_label(rec["band"]) if rec.get("band") else None,
                      "sha256": im["sha256"], "tags": ", ".join(im["tags"]),
                      "format": im["format"], "size": f"{im['width']}x{im['height']}",
@@ -121,7 +124,8 @@ def results_table(case: dict[str, Any]) -> None:
                      "model_sha256": (a["model_sha256"] or "")[:16] if a else None})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cases_results",
                  column_config={"p_fake": st.column_config.ProgressColumn(
-                     "p_fake", min_value=0.0, max_value=1.0, format="%.3f")})
+                     "Model score", min_value=0.0, max_value=1.0, format="%.3f",
+                     help="Unreliable where the conclusion is 'Cannot assess'.")})
 
 
 def analyse(case: dict[str, Any]) -> None:
@@ -140,7 +144,7 @@ def analyse(case: dict[str, Any]) -> None:
                              edges=ui_shared.band_edges(), only_new=only_new, actor=actor(),
                              progress=progress)
     bar.empty()
-    flash("success", f"Analysed {res['n_analysed']} image(s): {res['n_fake']} FAKE.")
+    flash("success", f"Analysed {res['n_analysed']} image(s): {counts_phrase(res)}.")
     for p in res["problems"]:
         flash("error", p)
     st.rerun()
@@ -211,6 +215,8 @@ def verify_and_export(case: dict[str, Any]) -> None:
             flash("success" if res.ok else "error", res.summary())
             for p in res.problems[1:MAX_FLASH]:
                 flash("error", p)
+            for w in res.warnings[1 if res.ok else 0:MAX_FLASH]:
+                flash("warning", w)
             st.rerun()
     with right:
         gradcam = st.checkbox("Include Grad-CAM explanations", value=True, key="cases_export_gradcam")
@@ -222,8 +228,7 @@ def verify_and_export(case: dict[str, Any]) -> None:
                 res = cases.export_case(case["id"], cases.export_dir(case["id"]), model.detector,
                                         methods=["gradcam"] if gradcam else [], actor=actor())
             st.session_state.setdefault(EXPORTS, {})[case["id"]] = res["paths"]
-            flash("success", "Signed report written (JSON + HTML + PDF)." if res["signed"] else
-                  "Report written, but NOT signed: the signing module is unavailable.")
+            flash("success", "Signed report written (JSON + HTML + PDF).")
             st.rerun()
         paths = st.session_state.get(EXPORTS, {}).get(case["id"])
         if paths:

@@ -9,16 +9,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui_shared
-from synthcheck.bands import decide
-from synthcheck.imageio import ImageError, load_image
 
 st.title("Explain a verdict")
 model = ui_shared.require_model()
 det = model.detector
-ex, visual, unavailable = ui_shared.explain_module()
-if ex is None:
-    st.warning(f"Explanations are unavailable: {unavailable}")
-    st.stop()
+ex, visual = ui_shared.explain_module()
 
 source = st.segmented_control("Image", ["Upload", "From a data folder"], default="Upload",
                               key="explain_source")
@@ -51,7 +46,7 @@ else:
 with st.expander("Settings", expanded=False):
     s1, s2, s3, s4 = st.columns(4)
     target = s1.selectbox("Target class", ["predicted", "FAKE", "REAL"], key="explain_target",
-                          help="'predicted' explains the verdict at the sidebar threshold.")
+                          help="'predicted' explains the model's raw call at the sidebar threshold.")
     seed = int(s2.number_input("Seed", 0, 2**31 - 1, 0, key="explain_seed"))
     shap_n = int(s3.slider("SHAP samples", 4, 128, 32, 4, key="explain_shap_n"))
     lime_n = int(s4.slider("LIME samples", 32, 1024, 256, 32, key="explain_lime_n"))
@@ -64,15 +59,12 @@ if data is None:
 if not methods:
     st.info("Choose at least one method.")
     st.stop()
-try:
-    loaded = load_image(data, name=name)
-except ImageError as exc:
-    st.error(f"Cannot analyse this file: {exc}")
+analysis = ui_shared.analyze_uploads(model, [(name, data)])[0]
+if not analysis.ok:
+    st.error(f"Cannot analyse this file: {analysis.error}")
     st.stop()
-
-thr = ui_shared.threshold()
-p_fake = det.predict([loaded])[0].p_fake
-resolved = decide(p_fake, thr) if target == "predicted" else target
+loaded = analysis.loaded
+resolved = analysis.verdict if target == "predicted" else target
 options = {"gradient_shap": {"n_samples": shap_n}, "kernel_shap": {"n_samples": shap_n * 4},
            "lime": {"num_samples": lime_n}}
 options = {k: v for k, v in options.items() if k in methods}
@@ -85,8 +77,10 @@ except Exception as exc:
     st.stop()
 elapsed = time.perf_counter() - t0
 
-st.markdown(f"**{Path(name).name}** · verdict **{decide(p_fake, thr)}** (p_fake {p_fake:.3f}, "
-            f"threshold {thr:.2f}) · explaining **{resolved}** · {len(methods)} methods in "
+ui_shared.headline(analysis)
+if not analysis.score_reliable:
+    st.caption("The maps below explain a score the model cannot be trusted on for this image.")
+st.markdown(f"**{Path(name).name}** · explaining **{resolved}** · {len(methods)} methods in "
             f"{elapsed:.2f} s")
 # One light PNG per panel (the Plotly figure ships ~1 MB of pixel JSON to the browser).
 side = ui_shared.DISPLAY_SIDE * 3 // 4

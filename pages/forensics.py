@@ -1,4 +1,4 @@
-"""Forensics: error level analysis, Fourier spectrum and noise residual beside the verdict,
+"""Forensics: error level analysis, Fourier spectrum and noise residual beside the conclusion,
 plus a downloadable forensic case report (self-contained HTML / JSON)."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import streamlit as st
 
 import ui_shared
 from synthcheck import forensics as fx
-from synthcheck.imageio import ImageError, load_image
 
 
 def detector():
@@ -20,7 +19,7 @@ def show(arr, caption: str) -> None:
 
 
 st.title("Forensic views")
-st.caption("Classical tools investigators already use, shown beside the model's verdict. They are "
+st.caption("Classical tools investigators already use, shown beside the model's conclusion. They are "
            "aids for an expert's reading, not proof: ELA shows where JPEG error levels differ, the "
            "spectrum shows periodic traces of upsampling, the noise residual shows texture the eye "
            "misses.")
@@ -32,18 +31,16 @@ if up is None:
     st.info("Upload an image to see its forensic views.")
     st.stop()
 data = up.getvalue()
-try:
-    loaded = load_image(data, name=up.name)
-except ImageError as exc:
-    st.error(f"Cannot analyse this file: {exc}")
+analysis = ui_shared.analyze_uploads(ui_shared.require_model(), [(up.name, data)])[0]
+if not analysis.ok:
+    st.error(f"Cannot analyse this file: {analysis.error}")
     st.stop()
+loaded = analysis.loaded
 
-v = det.predict([loaded])[0]
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Verdict", v.verdict)
-c2.metric("p_fake", f"{v.p_fake:.4f}")
-c3.metric("Size", f"{loaded.width}×{loaded.height}")
-c4.metric("Format", loaded.format or "–")
+ui_shared.headline(analysis)
+c1, c2 = st.columns(2)
+c1.metric("Size", f"{loaded.width}×{loaded.height}")
+c2.metric("Format", loaded.format or "–")
 st.caption(f"SHA-256 `{loaded.sha256}` · {loaded.n_bytes:,} bytes")
 
 with st.sidebar:
@@ -81,21 +78,23 @@ with st.expander("How to read these views"):
         "- At CIFAKE's 32×32 pixels these views carry little information: prefer full-size originals.")
 
 st.subheader("Forensic case report")
-st.caption("Hashes, EXIF, verdict, Grad-CAM/SHAP/LIME overlays with faithfulness numbers, these views, "
+st.caption("Hashes, EXIF, the conclusion, Grad-CAM/SHAP/LIME overlays with faithfulness numbers, these views, "
            "the model's identity, metrics and limits, in one self-contained HTML file (and JSON). "
            "Same image and seed give the same numbers.")
 seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="report_seed")
 methods = st.multiselect("Explanation methods", ["gradcam", "gradient_shap", "lime"],
                          default=["gradcam", "gradient_shap", "lime"], key="report_methods")
 if st.button("Build report", type="primary"):
-    from synthcheck.report import build_report, render_html
+    from synthcheck.reporting.build import build_report
+    from synthcheck.reporting.html import render_html
 
     with st.spinner("Explaining and measuring faithfulness…"):
         try:
             rep = build_report([(up.name, data)], det, seed=int(seed), methods=methods,
-                               ela_quality=quality)
-        except Exception as exc:  # explanation back-ends may be missing
-            st.error(f"Report failed: {exc}")
+                               ela_quality=quality, threshold=ui_shared.threshold(),
+                               band_edges=ui_shared.band_edges())
+        except Exception as exc:  # shown, never hidden: the page must not crash
+            st.error(f"Report failed: {type(exc).__name__}: {exc}")
             st.stop()
     st.session_state["forensic_report"] = (up.name, rep, render_html(rep))
 if "forensic_report" in st.session_state:

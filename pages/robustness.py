@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 import ui_shared
-from synthcheck.imageio import ImageError, load_image
 from synthcheck.robustness import default_perturbations, robustness_on_folder, verdict_stability
 
 
@@ -35,22 +34,23 @@ with tab_one:
                           key="robust_file")
     adversarial = st.checkbox("Include FGSM / PGD attacks", value=True, key="robust_adv_one")
     if up is not None:
-        try:
-            loaded = load_image(up.getvalue(), name=up.name)
-        except ImageError as exc:
-            st.error(f"Cannot analyse this file: {exc}")
+        analysis = ui_shared.analyze_uploads(ui_shared.require_model(), [(up.name, up.getvalue())])[0]
+        if not analysis.ok:
+            st.error(f"Cannot analyse this file: {analysis.error}")
             st.stop()
+        ui_shared.headline(analysis)
         with st.spinner("Perturbing and scoring…"):
-            res = verdict_stability(det, loaded, default_perturbations(adversarial=adversarial))
-        st.metric("Verdict on the image as uploaded", res["verdict"], f"p_fake {res['p_fake']:.4f}",
-                  delta_color="off")
+            res = verdict_stability(det, analysis.loaded, default_perturbations(adversarial=adversarial),
+                                    threshold=analysis.threshold)
+        st.metric("Model's raw call on the image as uploaded", res["verdict"],
+                  f"p_fake {res['p_fake']:.4f}", delta_color="off")
         import pandas as pd
         import plotly.graph_objects as go
 
         df = pd.DataFrame(res["rows"])[["label", "family", "p_fake", "delta", "verdict", "flipped"]]
         fig = go.Figure(go.Bar(x=df["label"], y=df["p_fake"],
                                marker_color=["#c0392b" if v == "FAKE" else "#27ae60" for v in df["verdict"]]))
-        fig.add_hline(y=det.threshold, line_dash="dash", annotation_text="threshold")
+        fig.add_hline(y=res["threshold"], line_dash="dash", annotation_text="threshold")
         fig.update_layout(yaxis_title="p_fake", yaxis_range=[0, 1], height=380, margin={"t": 20})
         st.plotly_chart(fig, width="stretch")
         st.dataframe(df, hide_index=True, width="stretch")
@@ -77,7 +77,8 @@ with tab_set:
 
         try:
             report = robustness_on_folder(det, data_dir or None, split, limit=int(limit),
-                                          perturbations=ps, progress=progress)
+                                          perturbations=ps, progress=progress,
+                                          threshold=ui_shared.threshold())
         except Exception as exc:  # missing folder, bad layout: one message
             st.error(f"Cannot evaluate: {exc}")
             st.stop()

@@ -9,7 +9,7 @@ PY=${PY:-python3}
 t0=$(date +%s)
 [ -d "$DATA/train" ] || { tar -xJf .data/train.tar.xz -C "$DATA" & tar -xJf .data/test.tar.xz -C "$DATA" & wait; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
-$PY -c "from synthcheck.data import load_split; [load_split('$DATA', s, 32) for s in ('train', 'test')]"
+$PY -c "from synthcheck.data.dataset import load_split; [load_split('$DATA', s, 32) for s in ('train', 'test')]"
 echo "data ready after $(( $(date +%s) - t0 )) s" | tee -a "$R/timeline.txt"
 run() {
   local name=$1 limit=$2; shift 2

@@ -8,74 +8,61 @@ subcommands so ``synthcheck predict`` starts fast.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+from .commands.common import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_OK,
+    add_detector_args,
+    analysis_options,
+    load_detector,
+    load_fast_detector,
+    print_json,
+)
 
 
-def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
-
-
-def emit_results(results: list[dict[str, Any]], as_json: bool, line: Any,
-                 json_value: Any = None) -> int:
-    """Print per-input results (JSON, or ``line(row)`` per row with errors on stderr).
-
-    Returns the exit code of the per-input contract: 0 when every input succeeded, 2 otherwise.
-    """
-    if as_json:
-        print_json(results if json_value is None else json_value)
-    else:
-        for r in results:
-            if "error" in r:
-                print(f"ERROR  {r['error']}", file=sys.stderr)
-            else:
-                print(line(r))
-    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
-
-
-def load_detector(args: argparse.Namespace):
-    """The torch Detector for ``--checkpoint``/``--device``/``--threshold``."""
-    from .inference import Detector
-
-    return Detector.from_checkpoint(args.checkpoint, device=args.device, threshold=args.threshold)
-
-
-def load_fast_detector(args: argparse.Namespace):
-    """The ONNX twin when it matches the checkpoint (no torch import), else the torch Detector."""
-    if args.device == "cpu" and not os.environ.get("SYNTHCHECK_NO_ONNX"):
-        try:
-            from .onnx_fast import OnnxDetector
-        except ImportError:  # onnxruntime not installed: torch it is
-            pass
-        else:
-            fast = OnnxDetector.for_checkpoint(args.checkpoint, threshold=args.threshold)
-            if fast is not None:
-                return fast
-    return load_detector(args)
+def analysis_line(a: Any) -> str:
+    """The CLI text rendering of one :class:`synthcheck.analysis.Analysis`: conclusion first,
+    the model's score after it (labelled unreliable where the model cannot judge)."""
+    head = f"{a.headline.upper():17s} {a.name}"
+    lines = [head, f"      {a.score_label}"]
+    if a.conclusion == "cannot_assess":
+        lines += [f"      why: {reason}" for reason in a.domain.reasons]
+    lines += [f"      note: {note}" for note in a.advisories]
+    if a.tiles is not None:
+        g = a.tiles
+        lines.append(f"      tiles: {g.rows}x{g.cols} patches of {g.tile} px, mean p_fake {g.mean:.3f}, "
+                     f"{g.share_fake:.0%} at or above {g.threshold:g}")
+    if a.tile_note:
+        lines.append(f"      tiles: {a.tile_note}")
+    return "\n".join(lines)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .results import records_for
+    from .analysis import iter_analyze
 
     detector = load_fast_detector(args)
-    results = records_for(detector, args.paths, edges=args.band_edges, tiles=args.tiles)
-
-    def line(r: dict[str, Any]) -> str:
-        reasons = "".join(f"\n      out of domain: {reason}" for reason in r["domain_reasons"])
-        reasons += "".join(f"\n      note: {note}" for note in r.get("advisories", []))
-        return f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}{reasons}"
-
-    return emit_results(results, args.json, line)
+    options = analysis_options(args, tiles=args.tiles)
+    records, bad = [], 0
+    for a in iter_analyze(args.paths, detector, options, names=args.paths, keep_images=False):
+        if args.json:
+            records.append(a.to_record())
+        elif a.error:
+            print(f"ERROR  {a.error}", file=sys.stderr)
+        else:
+            print(analysis_line(a), flush=True)
+        bad += a.error is not None
+    if args.json:
+        print_json(records)
+    return EXIT_BAD_INPUT if bad else EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data import load_split
+    from .data.dataset import load_split
     from .evaluate import evaluate_detector
 
     detector = load_detector(args)
@@ -127,14 +114,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_detector_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", help="checkpoint file (default: models/synthcheck-default.pt "
-                                        "or $SYNTHCHECK_CHECKPOINT)")
-    p.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
-    p.add_argument("--threshold", type=float, default=0.5, help="p_fake at or above which the verdict is FAKE")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .config import add_arguments
 
@@ -178,8 +157,9 @@ def _command_modules() -> list[Any]:
 
     from . import commands
 
-    return [importlib.import_module(f"{commands.__name__}.{info.name}")
+    mods = [importlib.import_module(f"{commands.__name__}.{info.name}")
             for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name)]
+    return [m for m in mods if hasattr(m, "register")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

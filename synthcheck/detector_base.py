@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from .imageio import ImageError, ImageSource, LoadedImage, load_image, to_model_array
+from .domain.model import DomainModel, domain_model_of
+from .imageio import (
+    ImageError,
+    ImageSource,
+    LoadedImage,
+    display_name,
+    load_image,
+    to_model_array,
+)
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 DECODE_TIMEOUT_S = float(os.environ.get("SYNTHCHECK_DECODE_TIMEOUT", 30))
@@ -37,24 +45,31 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_with_timeout(source: ImageSource, timeout_s: float) -> LoadedImage:
-    """:func:`load_image` in a daemon thread, abandoned (and reported) after ``timeout_s``."""
+def load_with_timeout(source: ImageSource, timeout_s: float, name: str | None = None) -> LoadedImage:
+    """:func:`load_image` in a daemon thread, abandoned (and reported) after ``timeout_s``.
+
+    Whatever goes wrong opening the input is raised as its :class:`ImageError`; only
+    ``KeyboardInterrupt`` and ``SystemExit`` pass through as themselves.
+    """
     box: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            box["image"] = load_image(source)
+            box["image"] = load_image(source, name=name) if name is not None else load_image(source)
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     thread.join(timeout_s)
+    shown = name or (display_name(source) if isinstance(source, (str, os.PathLike)) else "<input>")
     if thread.is_alive():
-        name = source if isinstance(source, (str, os.PathLike)) else "<input>"
-        raise ImageError(f"{name}: took longer than {timeout_s:g} s to open; skipped.")
-    if "error" in box:
-        raise box["error"]
+        raise ImageError(f"{shown}: took longer than {timeout_s:g} s to open; skipped.")
+    err = box.get("error")
+    if isinstance(err, (ImageError, KeyboardInterrupt, SystemExit)):
+        raise err
+    if err is not None:  # a bug in a decoder must not stop the other inputs
+        raise ImageError(f"{shown}: could not be opened ({type(err).__name__}).") from err
     return box["image"]
 
 
@@ -104,18 +119,9 @@ class BaseDetector:
         return self.logits_of_arrays(arrays), None
 
     @property
-    def feature_threshold(self) -> float | None:
-        return float(self.feature_domain["threshold"]) if self.feature_domain else None
-
-    @property
-    def jpeg_profile(self) -> dict[str, Any] | None:
-        """The training data's JPEG setting and residual threshold, when the check has one."""
-        return self.feature_domain.get("jpeg") if self.feature_domain else None
-
-    @property
-    def greyscale_bias(self) -> dict[str, Any] | None:
-        """Each class's greyscale share in the training data, when the domain fit recorded it."""
-        return self.feature_domain.get("greyscale") if self.feature_domain else None
+    def domain_model(self) -> DomainModel:
+        """The checkpoint's domain model (input checks plus, when fitted, kNN and JPEG trace)."""
+        return domain_model_of(self)
 
     @property
     def checkpoint_sha256(self) -> str | None:
@@ -141,20 +147,12 @@ class BaseDetector:
 
     def predict_arrays(self, arrays: np.ndarray,
                        sizes: Sequence[tuple[int, int]] | None = None) -> list[Verdict]:
-        dist: list[float | None] = [None] * len(arrays)
-        residual: list[float | None] = [None] * len(arrays)
+        """Verdicts for uint8 (N, S, S, 3) model inputs, with the domain model's two scores."""
         if self.feature_domain:
-            from .feature_math import feature_score
-            from .jpeg_trace import grid_residual
-
-            jpeg = self.jpeg_profile
-            if jpeg:
-                residual = [float(r) for r in grid_residual(arrays, jpeg["luma_table"])]
             logits, feats = self.logits_and_features(arrays)
-            if feats is not None:
-                dist = [float(d) for d in feature_score(feats, self.feature_domain)]
         else:
-            logits = self.logits_of_arrays(arrays)
+            logits, feats = self.logits_of_arrays(arrays), None
+        dist, residual = self.domain_model.score(arrays, feats)
         p_raw = softmax_p_fake(logits)
         p_cal = softmax_p_fake(logits, self.temperature)
         sizes = sizes or [(self.input_size, self.input_size)] * len(arrays)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .augment import normalize
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from .data.augment import normalize
 from .detector_base import BaseDetector, Verdict, default_checkpoint
 
 __all__ = ["Detector", "Verdict", "default_checkpoint"]
@@ -63,7 +63,7 @@ class Detector(BaseDetector):
 
     def logits_and_features(self, arrays: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits and the domain check's features in one pass (a hook on the layer it reads)."""
-        from .feature_domain import PENULTIMATE, last_linear, logits_and_features
+        from .domain.features import PENULTIMATE, last_linear, logits_and_features
 
         if self._classifier is None:
             self._classifier = last_linear(self.model)

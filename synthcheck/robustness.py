@@ -14,7 +14,6 @@ best case). Everything is seeded: the same inputs and seed give the same table.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import robust_augment as ra
+from .data import perturb as ra
+from .detector_base import softmax_p_fake
 
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
@@ -74,17 +74,9 @@ def parse_perturbations(names: Sequence[str] | None, adversarial: bool = True) -
 
 
 # -- applying perturbations --------------------------------------------------------------
-class _Normalized(nn.Module):
+def _pixel_model(detector: Any, device: torch.device) -> nn.Module:
     """The detector's model taking [0, 1] NCHW images (attacks work in pixel space)."""
-
-    def __init__(self, detector: Any) -> None:
-        super().__init__()
-        self.model = detector.model
-        self.register_buffer("mean", torch.tensor(detector.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(detector.std).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last))
+    return ra.PixelSpace(detector.model, detector.mean, detector.std).to(device).eval()
 
 
 def margin_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -101,19 +93,9 @@ def margin_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _attack(detector: Any, p: Perturbation, x01: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    from captum.robust import FGSM, PGD
-
-    net = _Normalized(detector).to(x01.device).eval()
-    loss = margin_loss
-    x01 = x01.clone().requires_grad_(True)
-    with warnings.catch_warnings():  # captum warns that it set requires_grad on its own copies
-        warnings.simplefilter("ignore", UserWarning)
-        if p.family == "fgsm":
-            return FGSM(net, loss_func=loss, lower_bound=0.0, upper_bound=1.0).perturb(
-                x01, epsilon=p.param, target=target)
-        steps = 10
-        return PGD(net, loss_func=loss, lower_bound=0.0, upper_bound=1.0).perturb(
-            x01, radius=p.param, step_size=2.5 * p.param / steps, step_num=steps, target=target)
+    """captum's FGSM, or PGD with 10 steps of 2.5 eps / 10, on the logit margin."""
+    return ra.linf_attack(_pixel_model(detector, x01.device), x01, target, eps=p.param,
+                          steps=1 if p.family == "fgsm" else 10, loss_func=margin_loss)
 
 
 def perturb_uint8(images: np.ndarray, p: Perturbation, seed: int = 0) -> np.ndarray:
@@ -136,7 +118,7 @@ def perturb_uint8(images: np.ndarray, p: Perturbation, seed: int = 0) -> np.ndar
 
 @torch.no_grad()
 def _logits01(detector: Any, x01: torch.Tensor) -> np.ndarray:
-    return _Normalized(detector).to(x01.device).eval()(x01).float().cpu().numpy()
+    return _pixel_model(detector, x01.device)(x01).float().cpu().numpy()
 
 
 def perturbed_logits(detector: Any, images: np.ndarray, p: Perturbation, labels: np.ndarray,
@@ -156,16 +138,12 @@ def perturbed_logits(detector: Any, images: np.ndarray, p: Perturbation, labels:
 
 
 # -- evaluation --------------------------------------------------------------------------
-def _p_fake(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = torch.as_tensor(logits, dtype=torch.float64) / float(temperature)
-    return torch.softmax(z, 1)[:, 1].numpy()
-
-
 def evaluate_robustness(detector: Any, images: np.ndarray, labels: np.ndarray,
                         perturbations: Sequence[Perturbation] | None = None, seed: int = 0,
-                        batch_size: int = 256, progress: Callable[[str], None] | None = None
-                        ) -> dict[str, Any]:
-    """Accuracy and ROC-AUC under each perturbation, plus how many verdicts flip vs. clean.
+                        batch_size: int = 256, progress: Callable[[str], None] | None = None,
+                        threshold: float | None = None) -> dict[str, Any]:
+    """Accuracy and ROC-AUC under each perturbation, plus how many verdicts flip vs. clean
+    (raw calls at ``threshold``, by default the checkpoint's).
 
     ``images``: uint8 N x S x S x 3 at the detector's input size; ``labels``: 0 REAL, 1 FAKE.
     """
@@ -176,14 +154,16 @@ def evaluate_robustness(detector: Any, images: np.ndarray, labels: np.ndarray,
         raise ValueError("need the same, non-zero number of images and labels")
     perturbations = list(perturbations) if perturbations is not None else default_perturbations()
     both = len(np.unique(labels)) == 2
-    thr = detector.threshold
+    from .options import check_threshold
+
+    thr = check_threshold(detector.threshold if threshold is None else threshold)
     rows = []
     clean_p = None
     for p in [CLEAN, *perturbations]:
         if progress:
             progress(p.label)
         t0 = time.perf_counter()
-        pf = _p_fake(perturbed_logits(detector, images, p, labels, seed, batch_size), detector.temperature)
+        pf = softmax_p_fake(perturbed_logits(detector, images, p, labels, seed, batch_size), detector.temperature)
         pred = (pf >= thr).astype(np.int64)
         if clean_p is None:
             clean_p = pf
@@ -220,36 +200,41 @@ def balanced_subset(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.
 
 def robustness_on_folder(detector: Any, data_dir: str | None, split: str = "test", limit: int | None = 2000,
                          perturbations: Sequence[Perturbation] | None = None, seed: int = 0,
-                         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                         progress: Callable[[str], None] | None = None,
+                         threshold: float | None = None) -> dict[str, Any]:
     """:func:`evaluate_robustness` on a REAL/FAKE folder (a balanced, seeded subset of ``limit``)."""
-    from .data import load_split
+    from .data.dataset import load_split
 
     split_data = load_split(data_dir, split, detector.input_size)
     idx = balanced_subset(split_data.labels, limit, seed)
     report = evaluate_robustness(detector, np.asarray(split_data.images[idx]), split_data.labels[idx],
-                                 perturbations, seed=seed, progress=progress)
+                                 perturbations, seed=seed, progress=progress, threshold=threshold)
     report.update({"data": str(split_data.root), "split": split, "n_available": int(len(split_data))})
     return report
 
 
 def verdict_stability(detector: Any, image: Any, perturbations: Sequence[Perturbation] | None = None,
-                      seed: int = 0) -> dict[str, Any]:
-    """How one image's p_fake moves under each perturbation (attacks push against its verdict)."""
+                      seed: int = 0, threshold: float | None = None) -> dict[str, Any]:
+    """How one image's p_fake moves under each perturbation (attacks push against its raw call
+    at ``threshold``, by default the checkpoint's)."""
+    from .bands import decide
     from .imageio import LoadedImage, load_image
+    from .options import check_threshold
 
+    thr = check_threshold(detector.threshold if threshold is None else threshold)
     loaded = image if isinstance(image, LoadedImage) else load_image(image)
     arr = detector.to_array(loaded)[None]
     perturbations = list(perturbations) if perturbations is not None else default_perturbations()
-    clean = _p_fake(detector.logits_of_arrays(arr), detector.temperature)[0]
-    predicted = np.array([int(clean >= detector.threshold)])
+    clean = softmax_p_fake(detector.logits_of_arrays(arr), detector.temperature)[0]
+    predicted = np.array([int(decide(clean, thr) == "FAKE")])
     rows = []
     for p in [CLEAN, *perturbations]:
-        pf = float(_p_fake(perturbed_logits(detector, arr, p, predicted, seed), detector.temperature)[0])
-        verdict = "FAKE" if pf >= detector.threshold else "REAL"
+        pf = float(softmax_p_fake(perturbed_logits(detector, arr, p, predicted, seed), detector.temperature)[0])
+        verdict = decide(pf, thr)
         rows.append({**p.to_dict(), "p_fake": round(pf, 6), "verdict": verdict,
                      "delta": round(pf - float(clean), 6), "flipped": verdict != ("FAKE" if predicted[0] else "REAL")})
     return {"name": loaded.name, "sha256": loaded.sha256, "p_fake": round(float(clean), 6),
-            "verdict": "FAKE" if predicted[0] else "REAL", "rows": rows}
+            "verdict": "FAKE" if predicted[0] else "REAL", "threshold": thr, "rows": rows}
 
 
 def format_table(report: dict[str, Any]) -> str:

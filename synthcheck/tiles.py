@@ -26,6 +26,7 @@ class TileGrid:
     tile: int
     p_fake: np.ndarray  # (rows, cols), temperature-calibrated
     boxes: list[tuple[int, int, int, int]]
+    threshold: float = 0.5  # the analysis threshold: a patch at or above it is scored FAKE
 
     @property
     def mean(self) -> float:
@@ -33,12 +34,13 @@ class TileGrid:
 
     @property
     def share_fake(self) -> float:
-        """Fraction of patches scored FAKE at 0.5."""
-        return float((self.p_fake >= 0.5).mean())
+        """Fraction of patches scored FAKE at the analysis threshold."""
+        return float((self.p_fake >= self.threshold).mean())
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "cols": self.cols, "tile_px": self.tile,
                 "p_fake_mean": round(self.mean, 6), "share_fake": round(self.share_fake, 6),
+                "threshold": float(self.threshold),
                 "p_fake": np.round(self.p_fake, 6).tolist()}
 
 
@@ -50,7 +52,8 @@ def _positions(length: int, tile: int, max_n: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-def tile_grid(detector, image: LoadedImage, max_grid: int = 16) -> TileGrid | None:
+def tile_grid(detector, image: LoadedImage, max_grid: int = 16,
+              threshold: float = 0.5) -> TileGrid | None:
     """Score patches of ``image``; None when the image is smaller than two patches either way."""
     tile = int(detector.input_size)
     w, h = image.width, image.height
@@ -65,7 +68,7 @@ def tile_grid(detector, image: LoadedImage, max_grid: int = 16) -> TileGrid | No
     verdicts = detector.predict_arrays(patches)
     p = np.array([v.p_fake for v in verdicts], dtype=np.float64).reshape(len(tops), len(lefts))
     boxes = [(left, t, left + tile, t + tile) for t in tops for left in lefts]
-    return TileGrid(len(tops), len(lefts), tile, p, boxes)
+    return TileGrid(len(tops), len(lefts), tile, p, boxes, float(threshold))
 
 
 def _cell_edges(starts: list[int], tile: int, length: int) -> list[int]:
@@ -76,13 +79,25 @@ def _cell_edges(starts: list[int], tile: int, length: int) -> list[int]:
 
 
 def heat_colour(p: float) -> tuple[int, int, int]:
-    """Blue (p_fake 0, real) through white (0.5) to red (1, synthetic)."""
-    p = min(1.0, max(0.0, float(p)))
+    """The one p_fake colour scale of every face: blue (0, real) through white (0.5) to red
+    (1, synthetic); grey for a missing or non-numeric score."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        return 204, 204, 204
+    if p != p:
+        return 204, 204, 204
+    p = min(1.0, max(0.0, p))
     if p < 0.5:
         t = p / 0.5
         return round(40 + 215 * t), round(90 + 165 * t), 255
     t = (p - 0.5) / 0.5
     return 255, round(255 - 205 * t), round(255 - 215 * t)
+
+
+def heat_hex(p: float) -> str:
+    """:func:`heat_colour` as a CSS colour (``#rrggbb``), for the HTML report."""
+    return "#" + "".join(f"{c:02x}" for c in heat_colour(p))
 
 
 def tile_overlay(image: Image.Image, grid: TileGrid, max_side: int = 640, alpha: float = 0.45) -> np.ndarray:

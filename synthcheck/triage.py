@@ -1,4 +1,7 @@
-"""Batch triage: take in many images (uploads, a ZIP, a folder), score them, export the table.
+"""Batch triage: take in many images (uploads, a ZIP, a folder) and export the scored table.
+
+Scoring is :func:`synthcheck.analysis.iter_analyze`, like every face; this module only takes
+inputs in and writes rows out.
 
 ZIPs and folders are taken in by :mod:`synthcheck.intake` (the same rules as cases: ZIPs read in
 memory, never extracted; unsafe names, symbolic links, encrypted or nested archives, oversize
@@ -13,17 +16,15 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from PIL import Image
 
-from .bands import DEFAULT_EDGES, band_for, decide
-from .domain import DomainCheck
-from .imageio import ImageError, LoadedImage, load_image
-from .inference import Verdict
+from .analysis import ROW_FIELDS
+from .imageio import display_name
 from .intake import (
     Candidate,
     IntakeError,
@@ -34,15 +35,12 @@ from .intake import (
     open_zip,
     walk_folder,
 )
-from .metadata import read_exif
-from .results import domain_of
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 MAX_RATIO = 200  # uncompressed / compressed size above this => suspected ZIP bomb
-RECORD_FIELDS = ("name", "verdict", "p_fake", "band", "in_domain", "domain_reasons", "advisories",
-                 "width", "height", "format", "bytes", "sha256", "notes", "error")
+RECORD_FIELDS = ROW_FIELDS  # one table row per input: synthcheck.analysis.Analysis.to_row
 
 
 class TriageError(ValueError):
@@ -110,10 +108,10 @@ def check_folder(path: str | os.PathLike, allowed_roots: Sequence[str | os.PathL
     return resolved
 
 
-def scan_folder(path: str | os.PathLike, *, recursive: bool = True, max_files: int = MAX_FILES,
+def scan_folder(path: str | os.PathLike, *, recursive: bool = True, max_files: int | None = MAX_FILES,
                 allowed_roots: Sequence[str | os.PathLike] | None = None) -> list[Path]:
     """Image files under ``path`` (sorted; hidden entries and symbolic links skipped, as
-    :func:`synthcheck.intake.walk_folder` does), at most ``max_files``.
+    :func:`synthcheck.intake.walk_folder` does), at most ``max_files`` (None: all).
 
     With ``allowed_roots``, a folder outside them (after resolving symlinks and ``..``) is refused.
     """
@@ -122,78 +120,15 @@ def scan_folder(path: str | os.PathLike, *, recursive: bool = True, max_files: i
         raise TriageError(f"{root} is not a folder.")
     found = [p for p, _, why in walk_folder(root, recursive=recursive)
              if why is None and is_image_name(p.name)]
-    return sorted(found)[:max_files]
-
-
-@dataclass
-class Analysis:
-    """Everything the dashboard shows about one input."""
-
-    name: str
-    loaded: LoadedImage | None = None
-    verdict: Verdict | None = None
-    error: str | None = None
-    decision: str | None = None  # "REAL" / "FAKE" at the chosen threshold
-    band: str | None = None
-    domain: DomainCheck | None = None
-    exif: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_record(self) -> dict[str, Any]:
-        """One flat, JSON-friendly table row."""
-        rec: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
-        rec["name"] = self.name
-        rec["error"] = self.error
-        if self.loaded is not None:
-            rec.update(width=self.loaded.width, height=self.loaded.height, format=self.loaded.format,
-                       bytes=self.loaded.n_bytes, sha256=self.loaded.sha256,
-                       notes=list(self.loaded.notes))
-        if self.verdict is not None:
-            rec.update(verdict=self.decision, p_fake=round(self.verdict.p_fake, 6), band=self.band)
-        if self.domain is not None:
-            rec.update(in_domain=self.domain.in_domain, domain_reasons=list(self.domain.reasons),
-                       advisories=list(self.domain.advisories))
-        return rec
-
-
-def analyze_images(detector: Any, items: Sequence[tuple[str, bytes]], *, threshold: float | None = None,
-                   edges: Sequence[float] = DEFAULT_EDGES, with_exif: bool = True,
-                   batch_size: int = 64, progress: Callable[[float], None] | None = None) -> list[Analysis]:
-    """Load, check and score (name, bytes) inputs in batches; bad files get ``error`` only."""
-    thr = detector.threshold if threshold is None else float(threshold)
-    results = [Analysis(name) for name, _ in items]
-    good: list[int] = []
-    for i, (name, data) in enumerate(items):
-        try:
-            loaded = load_image(data, name=name)
-        except ImageError as exc:
-            results[i].error = str(exc)
-            continue
-        results[i].loaded = loaded
-        if with_exif:
-            results[i].exif = read_exif(data)
-        good.append(i)
-    for s in range(0, len(good), batch_size):
-        chunk = good[s:s + batch_size]
-        verdicts = detector.predict([results[i].loaded for i in chunk])
-        for i, v in zip(chunk, verdicts, strict=True):
-            r = results[i]
-            r.verdict, r.decision = v, decide(v.p_fake, thr)
-            r.domain = domain_of(r.loaded, v, detector)  # input properties + feature space
-            r.band = band_for(v.p_fake, edges, in_domain=r.domain.in_domain if r.domain else True)
-        if progress:
-            progress(min(1.0, (s + len(chunk)) / max(1, len(good))))
-    return results
+    found.sort()
+    return found if max_files is None else found[:max_files]
 
 
 def read_paths(paths: Iterable[str | os.PathLike], max_file_bytes: int = MAX_FILE_BYTES) -> Intake:
     """Bytes of files on disk as an :class:`Intake` (unreadable or oversize files rejected),
     named as given; taken in by :func:`synthcheck.intake.iter_intake` under the triage limits."""
     paths = [Path(p) for p in paths]
-    shown = {str(p.expanduser().resolve()): str(p) for p in paths}
+    shown = {display_name(p.expanduser().resolve()): str(p) for p in paths}
     return _collect(iter_intake(paths, _limits(max_file_bytes=max_file_bytes)), shown)
 
 

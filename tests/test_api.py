@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from synthcheck.analysis import records
 from synthcheck.api.config import Settings
 from synthcheck.api.main import create_app
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
@@ -39,13 +40,7 @@ def encode(fmt: str = "JPEG", size: tuple[int, int] = (32, 32), seed: int = 0) -
 
 def cli_records(detector: Detector, data: bytes, name: str) -> dict:
     """What ``synthcheck predict --json`` prints for these bytes."""
-    try:
-        from synthcheck.results import records_for
-    except ImportError:
-        v = detector.predict([data])[0]
-        return {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "verdict": v.verdict,
-                "p_fake": round(v.p_fake, 6), "model": detector.model_name}
-    return records_for(detector, [data], [name])[0]
+    return records([(name, data)], detector, names=[name])[0]
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +155,6 @@ def test_concurrent_requests_are_batched(detector: Detector) -> None:
 
 
 def test_explain_gradcam_adds_png(client: TestClient) -> None:
-    pytest.importorskip("synthcheck.explain.visual", reason="synthcheck.explain not available")
     r = upload(client, ("a.jpg", encode(), "image/jpeg"), params={"explain": "gradcam"})
     assert r.status_code == 200, r.text
     ex = r.json()[0]["explanation"]

@@ -20,9 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ["pages/analyze.py", "pages/explain.py", "pages/metrics.py", "pages/batch.py",
-         "pages/model_card.py"] + [p for p in ("pages/forensics.py", "pages/robustness.py")
-                                   if (ROOT / p).is_file()]
+PAGES = ["pages/analyze.py", "pages/explain.py", "pages/metrics.py", "pages/batch.py", "pages/cases.py",
+         "pages/forensics.py", "pages/robustness.py", "pages/model_card.py"]
 TIMEOUT = 90
 
 
@@ -58,8 +57,21 @@ def _no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+HEADLINES = ("Likely real", "Uncertain", "Likely synthetic", "Cannot assess")
+
+
 def _verdicts(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if m.value.startswith("### Verdict:")]
+    """The conclusion headlines on the page (``ui_shared.headline``), in order."""
+    return [h for m in at.markdown if m.value.startswith("### :")
+            for h in HEADLINES if m.value.endswith(f"[{h}]")]
+
+
+def _score_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if "p_fake" in c.value and "raw call" in c.value]
+
+
+def _gradcam_captions(at: AppTest) -> list[str]:
+    return [c for i in at.get("image") for c in i.captions if c.startswith("Grad-CAM")]
 
 
 @pytest.fixture()
@@ -99,6 +111,7 @@ def test_analyze_all_formats_give_verdicts_and_bad_file_only_fails_itself() -> N
     at.file_uploader(key="analyze_files").set_value(files).run()
     _no_exception(at)
     assert len(_verdicts(at)) == 6
+    assert len(_gradcam_captions(at)) == 6  # a broken Grad-CAM shows an error and fails here
     errs = _errors(at)
     assert len(errs) == 2
     assert "truncated or corrupt" in errs[0] or "corrupt" in errs[0]
@@ -124,12 +137,15 @@ def test_threshold_changes_the_verdict() -> None:
     at = _app().run()
     at.file_uploader(key="analyze_files").set_value(("x.png", data, "image/png"))
     at.sidebar.slider(key="threshold").set_value(below).run()
-    assert _verdicts(at) == ["### Verdict: AI-generated (FAKE)"]
-    assert any("evidence for FAKE" in c for i in at.get("image") for c in i.captions)
+    headline = _verdicts(at)
+    assert len(headline) == 1  # the conclusion follows the band edges, not the threshold
+    assert [f"raw call FAKE at threshold {below:g}" in c for c in _score_captions(at)] == [True]
+    assert _gradcam_captions(at) == ["Grad-CAM: evidence for FAKE (red = strong)"]
     at.sidebar.slider(key="threshold").set_value(above).run()
     _no_exception(at)
-    assert _verdicts(at) == ["### Verdict: Real photo (REAL)"]
-    assert any("evidence for REAL" in c for i in at.get("image") for c in i.captions)
+    assert _verdicts(at) == headline
+    assert [f"raw call REAL at threshold {above:g}" in c for c in _score_captions(at)] == [True]
+    assert _gradcam_captions(at) == ["Grad-CAM: evidence for REAL (red = strong)"]
 
 
 def test_out_of_domain_warning_exif_and_gradcam() -> None:
@@ -139,12 +155,13 @@ def test_out_of_domain_warning_exif_and_gradcam() -> None:
     at = _app().run()
     at.file_uploader(key="analyze_files").set_value(("big.jpg", big, "image/jpeg")).run()
     _no_exception(at)
+    assert _verdicts(at) == ["Cannot assess"]  # never a FAKE/REAL headline out of domain
     warn = " ".join(w.value for w in at.warning)
-    assert "less reliable" in warn and "much larger" in warn
+    assert warn.startswith("The model cannot judge this image.") and "much larger" in warn
+    assert any("unreliable for this image" in c for c in _score_captions(at))
     assert any("Out of domain" in m.value for m in at.markdown)
     assert any(j.value == {"Make": "TestCam"} or "TestCam" in str(j.value) for j in at.json)
-    n_images = len(at.get("image"))
-    assert n_images >= 2 or any("unavailable" in i.value for i in at.info)  # input + Grad-CAM
+    assert len(_gradcam_captions(at)) == 1 and not _errors(at)
 
 
 def test_greyscale_upload_shows_the_known_bias_note_and_colour_does_not() -> None:
@@ -213,8 +230,6 @@ def test_explain_upload_runs_all_three_methods() -> None:
     at.session_state["explain_shap_n"] = 8
     at.session_state["explain_lime_n"] = 64
     at.run()
-    if any("unavailable" in w.value for w in at.warning):
-        pytest.skip("synthcheck.explain is not importable yet")
     at.file_uploader(key="explain_file").set_value(("x.png", _encode(_img(4), "PNG"), "image/png")).run()
     _no_exception(at)
     assert not _errors(at)
@@ -229,8 +244,6 @@ def test_explain_upload_runs_all_three_methods() -> None:
 def test_explain_corrupt_upload_and_data_folder(data_dir: Path) -> None:
     at = _app().run()
     at.switch_page("pages/explain.py").run()
-    if any("unavailable" in w.value for w in at.warning):
-        pytest.skip("synthcheck.explain is not importable yet")
     at.file_uploader(key="explain_file").set_value(("x.png", b"nope", "image/png")).run()
     _no_exception(at)
     assert any("Cannot analyse" in e for e in _errors(at))
@@ -278,7 +291,9 @@ def test_batch_uploads_zip_and_folder(data_dir: Path) -> None:
         [("a.png", good, "image/png"), ("bad.png", b"junk", "image/png")]).run()
     _no_exception(at)
     df = at.dataframe[0].value
-    assert len(df) == 2 and df["error"].notna().sum() == 1
+    assert len(df) == 2 and (df["error"] != "").sum() == 1
+    assert "not a recognised image" in df.loc[df["error"] != "", "error"].iloc[0]  # the error, not None
+    assert set(df["conclusion_label"]) <= set(HEADLINES) | {"Error"} and "Error" in set(df["conclusion_label"])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("x/a.png", good)
@@ -294,10 +309,16 @@ def test_batch_uploads_zip_and_folder(data_dir: Path) -> None:
     at.text_input(key="batch_folder").input(str(data_dir)).run()
     _no_exception(at)
     assert len(at.dataframe[0].value) == 12
-    at.multiselect(key="batch_bands").set_value(["likely_real"]).run()
+    labels = set(at.dataframe[0].value["conclusion_label"])
+    pick = sorted(labels)[0]
+    ids = {"Likely real": "likely_real", "Uncertain": "uncertain", "Likely synthetic": "likely_synthetic",
+           "Cannot assess": "cannot_assess"}
+    at.multiselect(key="batch_conclusions").set_value([ids[pick]]).run()
     _no_exception(at)
     df = at.dataframe[0].value
-    assert (df["band"] == "likely_real").all()
+    assert len(df) and (df["conclusion_label"] == pick).all()
+    counts = {m.label: int(m.value) for m in at.metric}
+    assert sum(counts[h] for h in HEADLINES) + counts["Errors"] == 12
 
 
 def test_model_card_shows_metadata() -> None:

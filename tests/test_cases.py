@@ -305,14 +305,14 @@ def test_tags_add_and_remove_replayed_from_events(case) -> None:
 
 # -- analysis -----------------------------------------------------------------------------
 def test_analysis_rows_are_reproducible_records(case, tiny_detector) -> None:
-    from synthcheck.results import records_for
+    from synthcheck.analysis import records
 
     res = cases.analyze_case(case, tiny_detector, seed=7, control=False)
     assert res["n_analysed"] == 2 and res["control_run"] is None
     got = cases.get_case(case)
     for im, data in zip(got["images"], (png(1), png(2)), strict=True):
         a = im["analysis"]
-        assert a["record"] == records_for(tiny_detector, [data], [im["name"]])[0]
+        assert a["record"] == records([data], tiny_detector, names=[im["name"]])[0]
         assert a["seed"] == 7 and a["params"]["threshold"] == 0.5
         assert a["params"]["band_edges"] == [0.2, 0.8]
         assert a["model_name"] == "synthcnn_small" and len(a["model_sha256"]) == 64

@@ -78,7 +78,7 @@ def test_case_routes_end_to_end(client, home) -> None:
     signed = json.loads(r.content)
     assert signed["case"]["id"] == cid and "signature" in signed
     assert hashlib.sha256(r.content).hexdigest() == r.headers["X-SynthCheck-Report-SHA256"]
-    from synthcheck.signing import verify_report
+    from synthcheck.reporting.signing import verify_report
 
     assert verify_report(signed).ok
     r = client.post(f"/v1/cases/{cid}/export", params={"methods": "none", "format": "zip"})

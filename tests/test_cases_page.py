@@ -77,8 +77,10 @@ def test_cases_page_full_workflow(home) -> None:
 
     ok(at.button(key="cases_analyze").click().run())
     assert "Analysed 3 image(s)" in texts(at.success)
-    df = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
-    assert len(df) == 3 and df["verdict"].isin(["REAL", "FAKE"]).all() and df["p_fake"].notna().all()
+    df = next(d.value for d in at.dataframe if "conclusion" in d.value.columns)
+    assert len(df) == 3 and df["raw call"].isin(["REAL", "FAKE"]).all() and df["p_fake"].notna().all()
+    assert df["conclusion"].isin(["Likely real", "Uncertain", "Likely synthetic", "Cannot assess"]).all()
+    assert list(df.columns[:2]) == ["name", "conclusion"]  # the conclusion leads, the raw call follows
     assert {m.label: m.value for m in at.metric}["Control run"] == "passed"
 
     at.text_area(key="cases_note_text").input("seen on social media")

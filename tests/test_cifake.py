@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from synthcheck.data import load_split
+from synthcheck.data.dataset import load_split
 from synthcheck.evaluate import evaluate_detector
 from tests.conftest import REPO
 
@@ -70,7 +70,7 @@ def test_default_model_domain_check_keeps_cifake_in_and_flags_resampled_copies(c
     import numpy as np
     from PIL import Image
 
-    from synthcheck.feature_domain import in_domain_mask
+    from synthcheck.domain.features import in_domain_mask
 
     det, dom = default_detector, default_detector.feature_domain
     split = load_split(cifake_test, "test", det.input_size)

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthcheck.colour_bias import (
+from synthcheck.analysis import records
+from synthcheck.domain.greyscale import (
     GREY_MAX_CHROMA,
     fit_greyscale_bias,
     greyscale_advisory,
     mean_chroma,
 )
-from synthcheck.domain import colour_stats
+from synthcheck.domain.inputs import colour_stats
 from synthcheck.imageio import load_image
-from synthcheck.results import domain_of, records_for
 
 BIAS = {"max_chroma": GREY_MAX_CHROMA, "share": [0.017, 0.132], "n_fit": 90000}  # CIFAKE's train split
 
@@ -57,16 +57,17 @@ def test_advisory_names_the_class_the_model_leans_to_and_only_for_grey_inputs():
 
 @pytest.mark.parametrize("mode", ["L", "RGB"])
 def test_shipped_model_notes_greyscale_inputs_without_calling_them_out_of_domain(default_detector, mode):
-    bias = default_detector.greyscale_bias
+    bias = default_detector.domain_model.greyscale
     assert bias is not None and bias["share"][1] > 5 * bias["share"][0]  # CIFAKE: fakes far more often grey
     grey = Image.fromarray(_photo(1, grey=True)).convert(mode)
     colour = Image.fromarray(_photo(1))
     loaded = load_image(grey)
-    dom = domain_of(loaded, default_detector.predict([loaded])[0], default_detector)
+    v = default_detector.predict([loaded])[0]
+    dom = default_detector.domain_model.judge(loaded, v.feature_distance, v.jpeg_residual)
     assert len(dom.advisories) == 1 and "greyscale" in dom.advisories[0]
     assert "greyscale" not in " ".join(dom.reasons)  # an advisory, never a domain reason
     assert json.loads(json.dumps(dom.to_dict()))["advisories"] == dom.advisories
-    rec_grey, rec_colour = records_for(default_detector, [grey, colour], ["grey", "colour"])
+    rec_grey, rec_colour = records([grey, colour], default_detector, names=["grey", "colour"])
     assert rec_grey["advisories"] == dom.advisories and rec_colour["advisories"] == []
 
 

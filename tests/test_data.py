@@ -7,8 +7,14 @@ import logging
 import numpy as np
 import pytest
 
-from synthcheck import data as data_mod
-from synthcheck.data import DataError, load_split, resolve_data_dir, train_val_split, twins_mask
+from synthcheck.data import dataset as data_mod
+from synthcheck.data.dataset import (
+    DataError,
+    load_split,
+    resolve_data_dir,
+    train_val_split,
+    twins_mask,
+)
 from tests.conftest import make_dataset
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from synthcheck.domain import check_domain, colour_stats
+from synthcheck.domain.inputs import check_domain, colour_stats
 from synthcheck.imageio import load_image
 
 

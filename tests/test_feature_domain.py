@@ -9,12 +9,12 @@ import json
 import numpy as np
 from PIL import Image
 
+from synthcheck.analysis import records
 from synthcheck.checkpoint import load_checkpoint
 from synthcheck.config import TrainConfig
-from synthcheck.feature_domain import joint_thresholds
+from synthcheck.domain.features import joint_thresholds
 from synthcheck.inference import Detector
 from synthcheck.onnx_fast import OnnxDetector, decode_domain, encode_domain, export_onnx
-from synthcheck.results import records_for
 from synthcheck.train import fit
 from tests.conftest import make_dataset
 
@@ -42,9 +42,9 @@ def test_png_training_data_fits_features_only_and_flags_noise(tmp_path):
     inside = np.asarray(Image.open(tmp_path / "d" / "train" / "REAL" / "0.png").convert("RGB"))
     far = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)  # nothing like the toy data
     v_in, v_far = det.predict([inside, far])
-    assert v_in.feature_distance <= det.feature_threshold < v_far.feature_distance
+    assert v_in.feature_distance <= det.domain_model.feature_threshold < v_far.feature_distance
     assert v_in.jpeg_residual is None
-    rec = records_for(det, [far], ["noise"])[0]
+    rec = records([far], det, names=["noise"])[0]
     assert rec["in_domain"] is False and rec["band"] == "out_of_domain"
     assert any("internal features" in r for r in rec["domain_reasons"])
 
@@ -60,7 +60,7 @@ def test_jpeg_training_data_adds_the_trace_check_in_both_backends(tmp_path):
     shifted = np.roll(shifted, -3, axis=(0, 1))  # ... and moved back: same content, trace gone
     v_in, v_shift = det.predict([inside, shifted])
     assert v_in.jpeg_residual <= dom["jpeg"]["threshold"] < v_shift.jpeg_residual
-    rec_in, rec_shift = records_for(det, [inside, shifted], ["in", "shifted"])
+    rec_in, rec_shift = records([inside, shifted], det, names=["in", "shifted"])
     assert not any("JPEG" in r for r in rec_in["domain_reasons"])
     assert rec_shift["in_domain"] is False
     assert any("JPEG quality 75" in r and "grid residual" in r for r in rec_shift["domain_reasons"])
@@ -72,7 +72,7 @@ def test_jpeg_training_data_adds_the_trace_check_in_both_backends(tmp_path):
     assert np.allclose([f_in.feature_distance, f_shift.feature_distance],
                        [v_in.feature_distance, v_shift.feature_distance], atol=2e-3)
     assert np.allclose([f_in.jpeg_residual, f_shift.jpeg_residual], [v_in.jpeg_residual, v_shift.jpeg_residual])
-    assert [r["in_domain"] for r in records_for(fast, [inside, shifted])] == [True, False]
+    assert [r["in_domain"] for r in records([inside, shifted], fast)] == [True, False]
 
 
 def test_domain_survives_the_json_round_trip_into_onnx_metadata():
@@ -105,7 +105,7 @@ def test_shipped_model_has_a_domain_that_keeps_cifake_in(default_detector):
 
 
 def test_models_trained_on_resized_or_recompressed_copies_get_no_trace_test():
-    from synthcheck.feature_domain import trained_without_trace
+    from synthcheck.domain.features import trained_without_trace
 
     assert not trained_without_trace({})
     assert not trained_without_trace({"aug_resize_p": 0.0, "aug_jpeg_p": 0, "adv_train": "none"})

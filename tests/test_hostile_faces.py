@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from synthcheck.analysis import analyze
 from synthcheck.api.config import Settings
 from synthcheck.api.main import create_app
-from synthcheck.triage import analyze_images
 from tests.hostile_corpus import build_corpus
 
 
@@ -43,7 +43,7 @@ def test_api_over_the_corpus(uploads, default_detector):
 
 
 def test_dashboard_analysis_over_the_corpus(uploads, default_detector):
-    results = analyze_images(default_detector, [(n, d) for n, d, _ in uploads])
+    results = analyze([(n, d) for n, d, _ in uploads], default_detector, names=[n for n, _, _ in uploads])
     for (_, _, case), r in zip(uploads, results, strict=True):
         if case.expect == "ok":
             assert r.error is None and r.verdict is not None, (case.name, r.error)

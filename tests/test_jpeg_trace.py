@@ -7,10 +7,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from synthcheck.domain import check_domain
+from synthcheck.domain import DomainModel
+from synthcheck.domain.inputs import check_domain
+from synthcheck.domain.jpeg_trace import (
+    describe,
+    grid_residual,
+    jpeg_settings,
+    training_jpeg_profile,
+)
 from synthcheck.imageio import load_image
-from synthcheck.jpeg_trace import describe, grid_residual, jpeg_settings, training_jpeg_profile
-from synthcheck.results import domain_of
 
 
 def _photo_like(seed: int = 0, size: int = 32) -> np.ndarray:
@@ -67,21 +72,12 @@ def test_grid_residual_separates_jpeg_q75_from_other_histories(tmp_path):
 
 
 def test_domain_reason_names_the_trace_and_only_when_it_is_missing():
-    class Det:
-        input_size = 32
-        feature_threshold = None
-        jpeg_profile = {"quality": 75, "subsampling": 2, "threshold": 0.08}
-
-    class V:
-        feature_distance = None
-
-        def __init__(self, residual: float) -> None:
-            self.jpeg_residual = residual
-
+    model = DomainModel(32, fitted={"threshold": 1.0,
+                                    "jpeg": {"quality": 75, "subsampling": 2, "threshold": 0.08}})
     loaded = load_image(_photo_like(1))
-    assert check_domain(loaded, Det()).in_domain
-    ok = domain_of(loaded, V(0.03), Det())
+    assert check_domain(loaded, input_size=32).in_domain
+    ok = model.judge(loaded, None, 0.03)
     assert ok.in_domain and ok.stats["jpeg_residual"] == 0.03
-    bad = domain_of(loaded, V(0.2), Det())
+    bad = model.judge(loaded, None, 0.2)
     assert not bad.in_domain and len(bad.reasons) == 1
     assert "JPEG quality 75, 4:2:0" in bad.reasons[0] and bad.reasons[0].endswith(".")

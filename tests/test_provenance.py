@@ -246,18 +246,22 @@ def test_unreadable_sources_are_errors_not_exceptions(tmp_path) -> None:
 
 def test_summary_wording_agree_and_disagree(c2pa_jpeg: bytes) -> None:
     signals = read_provenance(c2pa_jpeg).signals
-    agree = provenance_summary(signals, "FAKE", 0.93)
+    agree = provenance_summary(signals, "likely_synthetic", 0.93)
     assert agree.startswith("A C2PA manifest declares the image was made by a generative AI model "
                             "(trainedAlgorithmicMedia), but its signer is not on a trust list, so "
                             "it is a claim, not proof.")
-    assert agree.endswith("The model's verdict (FAKE, p=0.93) agrees.")
-    assert "disagrees" in provenance_summary(signals, "REAL", 0.12)
+    assert agree.endswith("The model's conclusion (likely synthetic, p_fake 0.93) agrees.")
+    assert "disagrees" in provenance_summary(signals, "likely_real", 0.12)
     camera = read_provenance(F.camera_jpeg()).signals
-    assert provenance_summary(camera, "REAL", 0.2).endswith("(REAL, p=0.20) agrees.")
-    assert "disagrees" in provenance_summary(camera, "FAKE", 0.8)
+    assert provenance_summary(camera, "likely_real", 0.1).endswith("(likely real, p_fake 0.10) agrees.")
+    assert "disagrees" in provenance_summary(camera, "likely_synthetic", 0.9)
+    assert "undecided" in provenance_summary(camera, "uncertain", 0.5)
+    # an image the model cannot judge: the summary never claims the model agrees or disagrees
+    blind = provenance_summary(camera, "cannot_assess", 0.99)
+    assert "cannot assess" in blind and "agrees" not in blind and "disagrees" not in blind
     edited = read_provenance(F.photoshop_jpeg()).signals
-    assert provenance_summary(edited, "FAKE", 0.7).endswith("rests on the pixels alone.")
-    none = provenance_summary([], "FAKE", 0.93)
+    assert provenance_summary(edited, "likely_synthetic", 0.9).endswith("rests on the pixels alone.")
+    none = provenance_summary([], "likely_synthetic", 0.93)
     assert none.startswith("No provenance metadata found; absence of metadata proves nothing, "
                            "because most upload services strip it.")
     assert "contradict" in provenance_summary(
@@ -283,9 +287,9 @@ def test_predict_json_has_provenance(capsys, tmp_path) -> None:
 def test_api_verify_has_provenance(c2pa_jpeg: bytes, tiny_detector) -> None:
     from fastapi.testclient import TestClient
 
+    from synthcheck.analysis import records
     from synthcheck.api.config import Settings
     from synthcheck.api.main import create_app
-    from synthcheck.results import records_for
 
     with TestClient(create_app(Settings(), detector=tiny_detector)) as client:
         r = client.post("/v1/verify", files=[("files", ("signed.jpg", c2pa_jpeg, "image/jpeg")),
@@ -296,11 +300,11 @@ def test_api_verify_has_provenance(c2pa_jpeg: bytes, tiny_detector) -> None:
                for s in signed["provenance"])
     assert "claim, not proof" in signed["provenance_summary"]
     assert png["provenance"][0]["field"] == "parameters"
-    assert signed == records_for(tiny_detector, [c2pa_jpeg], ["signed.jpg"])[0]
+    assert signed == records([c2pa_jpeg], tiny_detector, names=["signed.jpg"])[0]
 
 
 def test_pixel_inputs_get_an_empty_list_and_say_why(tiny_detector) -> None:
-    from synthcheck.results import records_for
+    from synthcheck.analysis import records
 
-    rec = records_for(tiny_detector, [F.pixels(9)], ["array"])[0]
+    rec = records([F.pixels(9)], tiny_detector, names=["array"])[0]
     assert rec["provenance"] == [] and "pixels, not the original file" in rec["provenance_summary"]

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from synthcheck import robust_augment as ra
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main as cli_main
+from synthcheck.data import perturb as ra
 from synthcheck.inference import Detector
 from synthcheck.models import create_model
 from synthcheck.robustness import (
@@ -137,7 +137,7 @@ def test_robust_augment_apply() -> None:
 
 def test_adversarial_training_helpers(tiny) -> None:
     det, m = tiny
-    from synthcheck.augment import normalize
+    from synthcheck.data.augment import normalize
 
     u8 = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
     x = normalize(u8, det.mean, det.std)

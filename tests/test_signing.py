@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthcheck.report_pdf import clean_text, render_pdf, write_pdf
-from synthcheck.signing import (
+from synthcheck.reporting.pdf import clean_text, render_pdf, write_pdf
+from synthcheck.reporting.signing import (
     ReportReadError,
     file_bytes,
     group_fingerprint,

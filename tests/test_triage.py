@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from synthcheck.analysis import AnalysisOptions, OptionsError, analyze
 from synthcheck.checkpoint import build_checkpoint
 from synthcheck.inference import Detector
 from synthcheck.intake import clean_name, unsafe_name_reason
@@ -18,7 +19,6 @@ from synthcheck.triage import (
     RECORD_FIELDS,
     TriageError,
     allowed_roots_from_env,
-    analyze_images,
     check_folder,
     read_paths,
     read_zip,
@@ -102,14 +102,17 @@ def test_scan_folder(tmp_path) -> None:
 def test_analyze_images_and_export(detector: Detector) -> None:
     items = [("a.png", _png(0)), ("bad.png", b"not an image"), ("big.png", _png(2, 200))]
     seen: list[float] = []
-    res = analyze_images(detector, items, threshold=0.0, edges=(0.2, 0.8), progress=seen.append)
-    assert res[0].ok and res[0].decision == "FAKE"  # threshold 0 => everything FAKE
+    opts = AnalysisOptions(threshold=0.0, band_edges=(0.2, 0.8))
+    res = analyze(items, detector, opts, names=[n for n, _ in items], progress=seen.append)
+    assert res[0].ok and res[0].verdict == "FAKE"  # threshold 0 => everything FAKE
     assert not res[1].ok and "not a recognised image" in res[1].error
-    assert res[2].band == "out_of_domain" and not res[2].domain.in_domain
-    assert seen[-1] == 1.0
-    res_hi = analyze_images(detector, items[:1], threshold=1.0 + 1e-9)
-    assert res_hi[0].decision == "REAL"
-    records = [r.to_record() for r in res] + rejected_records([("=evil.png", "unsafe")])
+    assert res[2].band == "out_of_domain" and res[2].conclusion == "cannot_assess"
+    assert seen[-1] == 3
+    res_hi = analyze(items[:1], detector, AnalysisOptions(threshold=1.0), names=["a.png"])
+    assert res_hi[0].verdict == ("FAKE" if res_hi[0].p_fake >= 1.0 else "REAL")
+    with pytest.raises(OptionsError):
+        analyze(items[:1], detector, AnalysisOptions(threshold=1.0 + 1e-9))
+    records = [r.to_row() for r in res] + rejected_records([("=evil.png", "unsafe")])
     assert set(records[0]) == set(RECORD_FIELDS)
     assert len(records[0]["sha256"]) == 64
     parsed = list(csv.DictReader(io.StringIO(to_csv(records))))

@@ -26,7 +26,12 @@ class VerifyResult(BaseModel):
 
     path: str = Field(description="the upload's filename")
     sha256: str | None = Field(None, description="SHA-256 of the uploaded bytes")
-    verdict: Literal["REAL", "FAKE"] | None = None
+    conclusion: Literal["likely_real", "uncertain", "likely_synthetic", "cannot_assess"] | None = Field(
+        None, description="what to act on: cannot_assess when the image is outside the training domain")
+    conclusion_label: str | None = Field(None, description="the conclusion in words, e.g. 'Cannot assess'")
+    conclusion_reason: str | None = Field(None, description="one plain sentence on why")
+    verdict: Literal["REAL", "FAKE"] | None = Field(None, description="the model's raw call at the threshold")
+    threshold: float | None = None
     p_fake: float | None = Field(None, description="calibrated probability that the image is AI-generated")
     model: str | None = None
     calibrated_p_fake: float | None = None
@@ -36,6 +41,10 @@ class VerifyResult(BaseModel):
     domain_reasons: list[str] | None = None
     advisories: list[str] | None = Field(None, description="known biases of the model this input touches")
     notes: list[str] | None = Field(None, description="conversions applied when decoding")
+    provenance: list[dict[str, Any]] | None = None
+    provenance_summary: str | None = None
+    tiles: dict[str, Any] | None = None
+    tile_note: str | None = None
     error: str | None = Field(None, description="why this file could not be analysed")
     explanation: ExplanationPublic | None = None
 

@@ -13,6 +13,8 @@ import numpy as np
 from fastapi import HTTPException, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from ..analysis import AnalysisOptions, OptionsError, build_analysis, check_threshold
+from ..bands import DEFAULT_EDGES, validate_edges
 from ..imageio import ImageError, LoadedImage, load_image
 from ..inference import Detector
 from .batcher import MicroBatcher
@@ -91,11 +93,9 @@ def png_base64(arr: np.ndarray) -> str:
 
 def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str) -> dict[str, Any]:
     """One explanation map as base64 PNGs (8-bit map and a colour overlay), blocking."""
-    try:
-        from ..explain import explain
-        from ..explain.visual import overlay
-    except ImportError as exc:
-        raise HTTPException(501, f"explanations are not available in this build ({exc}).") from exc
+    from ..explain import explain
+    from ..explain.visual import overlay
+
     ex = explain(detector, loaded, method)
     m = np.asarray(ex.map, dtype=np.float32)
     if ex.signed:
@@ -110,24 +110,35 @@ def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str)
             "overlay_png": png_base64(overlay(image, ex.map))}
 
 
-def record(name: str, loaded: LoadedImage, verdict: Any, detector: Detector) -> dict[str, Any]:
-    """The same record as ``synthcheck predict --json`` (:mod:`synthcheck.results`)."""
+def analysis_options(*, threshold: float | None, band_low: float | None, band_high: float | None,
+                     tiles: bool) -> AnalysisOptions:
+    """The request's analysis options; 400 with one sentence when any is out of range."""
+    edges = (DEFAULT_EDGES[0] if band_low is None else band_low,
+             DEFAULT_EDGES[1] if band_high is None else band_high)
+    opts = AnalysisOptions(threshold=threshold, band_edges=edges, tiles=tiles)
     try:
-        from ..results import verdict_record
-    except ImportError:  # older core: the original five keys
-        return {"path": name, "sha256": loaded.sha256, "verdict": verdict.verdict,
-                "p_fake": round(verdict.p_fake, 6), "model": detector.model_name}
-    return verdict_record(name, loaded, verdict, detector)
+        validate_edges(edges)
+        if threshold is not None:
+            check_threshold(threshold)
+    except (OptionsError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return opts
 
 
 async def verify(*, files: list[UploadFile], explain: str | None, settings: Settings,
-                 detector: Detector, batcher: MicroBatcher, state: Any) -> list[dict[str, Any]]:
-    """Per upload: the ``synthcheck predict --json`` object (plus ``explanation`` on request)."""
+                 detector: Detector, batcher: MicroBatcher, state: Any,
+                 options: AnalysisOptions | None = None) -> list[dict[str, Any]]:
+    """Per upload: the ``synthcheck predict --json`` record (plus ``explanation`` on request),
+    built by :func:`synthcheck.analysis.build_analysis` like every other face."""
     from .limits import mark_submitted
 
     if explain is not None and explain not in settings.explain_methods:
         raise HTTPException(400, f"explain={explain!r} is not offered; choose one of "
                                  f"{', '.join(settings.explain_methods)}.")
+    try:
+        opts = (options or AnalysisOptions()).resolved(detector)
+    except OptionsError as exc:
+        raise HTTPException(400, str(exc)) from exc
     check_uploads(files=files, settings=settings)
     items = await read_and_decode(files=files, settings=settings, detector=detector)
     good = [(name, loaded, arr) for name, loaded, arr, err in items if err is None]
@@ -142,7 +153,7 @@ async def verify(*, files: list[UploadFile], explain: str | None, settings: Sett
         if err is not None:
             results.append({"path": name, "error": err})
             continue
-        row = record(name, loaded, next(it), detector)
+        row = build_analysis(name, loaded, next(it), detector, opts).to_record()
         if explain is not None:
             row["explanation"] = await run_in_threadpool(
                 explanation_payload, detector=detector, loaded=loaded, method=explain)

@@ -1,8 +1,8 @@
 """``case export``: the signed case report (JSON + HTML + PDF) over a case's stored images.
 
-The report is :func:`synthcheck.report.build_report` over the images as stored (their original
+The report is :func:`synthcheck.reporting.build.build_report` over the images as stored (their original
 names as labels), with a ``case`` section (id, title, notes, tags, the audit head it was built
-at, the case's latest control run) added before :func:`synthcheck.signing.write_report_bundle`
+at, the case's latest control run) added before :func:`synthcheck.reporting.bundle.write_report_bundle`
 signs it. The export is then logged with the SHA-256 of the signed JSON, which ties the report
 and the log to each other: the report names the log's head, the log names the report.
 """
@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..bands import DEFAULT_EDGES
 from ..detector_base import file_sha256
 from . import audit
 from .analysis import code_version, model_identity
+from .anchors import anchor_head, latest_anchor
 from .service import CaseError, Progress, case_row, get_case
 from .store import BlobStore, opened, transaction
 
@@ -44,12 +46,21 @@ def _control_run_full(case_id: str, home: Path | None) -> dict[str, Any] | None:
     return json.loads(row["result"]) if row is not None else None
 
 
-def case_section(case: dict[str, Any]) -> dict[str, Any]:
+def _latest_params(case_id: str, home: Path | None) -> dict[str, Any]:
+    """The parameters (threshold, band edges, ...) of the case's latest stored analysis, or {}."""
+    with opened(home) as conn:
+        row = conn.execute("SELECT params FROM analyses WHERE case_id = ? ORDER BY id DESC LIMIT 1",
+                           (case_id,)).fetchone()
+    return json.loads(row["params"]) if row is not None else {}
+
+
+def case_section(case: dict[str, Any], home: Path | None = None) -> dict[str, Any]:
     """What the report says about the case (no per-image analysis rows: those are the report's)."""
     return {"id": case["id"], "title": case["title"], "created_utc": case["created_utc"],
             "created_by": case["created_by"], "tags": case["tags"],
             "notes": [{k: n[k] for k in ("created_utc", "actor", "text")} for n in case["notes"]],
-            "audit_head": case["audit_head"], "control_run": case["control_run"],
+            "audit_head": case["audit_head"], "audit_anchor": latest_anchor(case["id"], home),
+            "control_run": case["control_run"],
             "n_images": case["n_images"], "code_version": code_version(),
             "images": [{"sha256": im["sha256"], "names": [n["name"] for n in im["names"]],
                         "sources": sorted({n["source"] for n in im["names"]}), "tags": im["tags"],
@@ -77,52 +88,53 @@ def copy_images(case: dict[str, Any], blobs: BlobStore, folder: Path) -> int:
     return n
 
 
-def _write_bundle(report: dict[str, Any], out: Path, name: str, home: Path | None) -> tuple[dict[str, Path], bool]:
-    """The signed bundle; unsigned JSON + HTML only when the signing module is missing."""
-    try:
-        from ..signing import write_report_bundle
-    except ImportError:
-        from ..report import write_html, write_json
-
-        return {"json": write_json(report, out / f"{name}.json"),
-                "html": write_html(report, out / f"{name}.html")}, False
-    return write_report_bundle(report, out, name=name, home=home), True
-
-
 def export_case(case_id: str, out_dir: str | Path, detector: Any, *, seed: int = 0,
                 methods: Sequence[str] = DEFAULT_METHODS, name: str = "report",
                 with_images: bool = False, title: str | None = None, actor: str | None = None,
-                home: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Build, sign and write the case report into ``out_dir``; log the export."""
-    from ..report import build_report
+                home: Path | None = None, progress: Progress | None = None,
+                threshold: float | None = None, band_edges: Sequence[float] | None = None) -> dict[str, Any]:
+    """Build, sign and write the case report into ``out_dir``; log the export.
+
+    ``threshold`` and ``band_edges`` default to those of the case's latest analysis (else the
+    checkpoint's), so the report concludes what the case's own analysis did. Images are read
+    from the store one at a time, so memory does not grow with the size of the case.
+    """
+    from ..reporting.build import build_report
+    from ..reporting.bundle import write_report_bundle
 
     case = get_case(case_id, home=home)
     if not case["images"]:
         raise CaseError(f"case {case_id} has no images to report on; add some first.")
     out = Path(out_dir).expanduser()
     blobs = BlobStore(home)
-    sources = [(im["name"], blobs.read(im["sha256"])) for im in case["images"]]
+    n = len(case["images"])
+    sources = ((im["name"], blobs.read(im["sha256"])) for im in case["images"])
+    last = _latest_params(case_id, home)
+    if threshold is None:
+        threshold = last.get("threshold")
+    if band_edges is None:
+        band_edges = last.get("band_edges") or DEFAULT_EDGES
     if progress:
-        progress(0, len(sources))
+        progress(0, n)
     report = build_report(sources, detector, seed=seed, methods=list(methods),
                           title=title or f"SynthCheck case {case['id']}: {case['title']}",
-                          control_run=_control_run_full(case_id, home))
-    report["case"] = case_section(case)
-    if progress:
-        progress(len(sources), len(sources))
-    paths, signed = _write_bundle(report, out, name, home)
+                          control_run=_control_run_full(case_id, home), threshold=threshold,
+                          band_edges=band_edges, progress=(lambda k: progress(k, n)) if progress else None)
+    report["case"] = case_section(case, home)
+    paths = write_report_bundle(report, out, name=name, home=home)
     n_copied = copy_images(case, blobs, out / "images") if with_images else 0
     files = {kind: {"path": str(p), "sha256": file_sha256(p)}
              for kind, p in paths.items()}
     signed_json = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))
-    fingerprint = (signed_json.get("signature") or {}).get("fingerprint") if signed else None
-    details = {"out_dir": str(out.resolve()), "files": files, "signed": signed,
+    fingerprint = (signed_json.get("signature") or {}).get("fingerprint")
+    details = {"out_dir": str(out.resolve()), "files": files, "signed": True,
                "fingerprint": fingerprint, "results_digest": report.get("results_digest"),
-               "audit_head_in_report": case["audit_head"], "n_images": len(sources),
+               "audit_head_in_report": case["audit_head"], "n_images": n,
                "images_copied": n_copied, "seed": int(seed), "methods": list(methods),
                "model": model_identity(detector)}
     with opened(home) as conn, transaction(conn):
         case_row(conn, case_id)
         entry = audit.append(conn, case_id, "export", details, actor)
+    anchor_head(case_id, "export", actor=actor, home=home)
     return {**details, "audit_seq": entry.seq,
             "summary": report.get("summary", {}), "paths": {k: str(v) for k, v in paths.items()}}

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .common import seed_arg
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -26,7 +28,7 @@ def _progress(verb: str) -> Callable[[int, int], None]:
 
 def _out(args: argparse.Namespace, obj: Any, lines: list[str]) -> None:
     if args.json:
-        from ..cli import print_json
+        from .common import print_json
 
         print_json(obj)
     else:
@@ -63,15 +65,16 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from ..analysis import counts_phrase
     from ..cases import analyze_case
-    from ..cli import load_detector
+    from .common import load_detector
 
     detector = load_detector(args)
     result = analyze_case(args.case, detector, edges=args.band_edges, tiles=args.tiles, seed=args.seed,
+                          threshold=args.threshold,
                           only_new=args.only_new, control=not args.no_control, actor=args.actor,
                           progress=_progress("analysed"))
-    lines = [f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  {r['band']:16s}  {r['path']}"
-             for r in result["records"] if "error" not in r]
+    lines = [_record_line(r) + f"  {r['path']}" for r in result["records"] if "error" not in r]
     cr = result["control_run"]
     if cr is not None:
         state = {True: "passed", False: "FAILED", None: "unavailable"}[cr["ok"]]
@@ -79,12 +82,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         reused = " (reused today's run)" if cr["reused"] else ""
         lines.append(f"control run {state}{acc}{reused}")
         lines += [f"  {p}" for p in cr.get("problems") or []]
-    lines.append(f"{result['n_analysed']} analysed ({result['n_fake']} FAKE), {result['n_errors']} error(s); "
+    lines.append(f"{result['n_analysed']} analysed: {counts_phrase(result)}; {result['n_errors']} error(s); "
                  f"model {result['model']['name']} {str(result['model']['sha256'])[:16]}...")
     for p in result["problems"]:
         print(f"ERROR  {p}", file=sys.stderr)
     _out(args, result, lines)
     return EXIT_BAD_INPUT if result["n_errors"] else EXIT_OK
+
+
+def _record_line(rec: dict[str, Any]) -> str:
+    """A stored analysis record as text: the conclusion first, the model's raw call after it."""
+    label = rec.get("conclusion_label") or str(rec.get("conclusion") or "?")
+    return f"{label.upper():17s} p_fake={rec['p_fake']:.4f} (raw {rec['verdict']})"
 
 
 def _show_lines(case: dict[str, Any], entries: list[Any] | None) -> list[str]:
@@ -104,8 +113,7 @@ def _show_lines(case: dict[str, Any], entries: list[Any] | None) -> list[str]:
     lines.append(f"{case['n_images']} image(s), {case['n_analysed']} analysed:")
     for im in case["images"]:
         a = im["analysis"]
-        verdict = (f"{a['record']['verdict']:4s}  p_fake={a['record']['p_fake']:.4f}  "
-                   f"{a['record'].get('band', ''):16s}") if a else f"{'-':4s}  {'not analysed':31s}"
+        verdict = _record_line(a["record"]) if a else f"{'not analysed':42s}"
         extra = f"  [{', '.join(im['tags'])}]" if im["tags"] else ""
         lines.append(f"  {im['sha256'][:12]}  {verdict}  {im['name']}{extra}")
     for e in entries or []:
@@ -114,7 +122,8 @@ def _show_lines(case: dict[str, Any], entries: list[Any] | None) -> list[str]:
 
 
 def _entry_summary(details: dict[str, Any]) -> str:
-    keys = ("title", "name", "text", "tag", "verdict", "ok", "n_added", "n_analysed", "out_dir")
+    keys = ("title", "name", "text", "tag", "conclusion", "verdict", "ok", "n_added", "n_analysed",
+            "out_dir")
     return "  ".join(f"{k}={details[k]}" for k in keys if k in details)[:120]
 
 
@@ -150,7 +159,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..cases import export_case
-    from ..cli import load_detector
+    from .common import load_detector
 
     detector = load_detector(args)
     methods = [] if args.methods == ["none"] else args.methods
@@ -172,6 +181,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_case(args.case, record=not args.no_record, actor=args.actor,
                          reports=args.report or [])
     lines = [result.summary()] + [f"  - {p}" for p in result.problems[1:]]
+    lines += [f"  warning: {w}" for w in result.warnings[1 if result.ok else 0:]]
     _out(args, result.to_dict(), lines)
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -220,7 +230,7 @@ def cmd_case(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_detector_args
+    from .common import add_detector_args
 
     p = subparsers.add_parser(
         "case", help="cases: evidence images with a tamper-evident audit log",
@@ -252,7 +262,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = action("analyze", "analyse the case's images (with a control run first)", detector=True)
     q.add_argument("--band-edges", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"))
     q.add_argument("--tiles", action="store_true", help="also score native-resolution patches")
-    q.add_argument("--seed", type=int, default=0, help="seed recorded with the analysis (default 0)")
+    q.add_argument("--seed", type=seed_arg, default=0, help="seed recorded with the analysis (default 0)")
     q.add_argument("--only-new", action="store_true", help="only images never analysed")
     q.add_argument("--no-control", action="store_true", help="skip the control run")
 
@@ -262,7 +272,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q = action("export", "signed case report (JSON + HTML + PDF)", detector=True)
     q.add_argument("--out", required=True, help="output folder")
     q.add_argument("--name", default="report", help="file name stem (default report)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the sampling explainers")
+    q.add_argument("--seed", type=seed_arg, default=0, help="seed of the sampling explainers")
     q.add_argument("--methods", nargs="+", default=["gradcam"],
                    help="explanation methods (default gradcam; 'none' for none)")
     q.add_argument("--with-images", action="store_true",

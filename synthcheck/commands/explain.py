@@ -15,17 +15,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .common import seed_arg
+
 
 def register(subparsers: Any) -> None:
     """Add the ``explain`` subcommand."""
-    from ..cli import add_detector_args
+    from .common import add_detector_args
 
     p = subparsers.add_parser("explain", help="heatmaps (Grad-CAM, SHAP, LIME) with faithfulness numbers")
     p.add_argument("paths", nargs="+", help="image files")
     p.add_argument("--methods", default="gradcam,shap,lime",
                    help="comma-separated: gradcam, guided_gradcam, gradient_shap (shap), kernel_shap, lime")
     p.add_argument("--target", default="predicted", help="predicted | FAKE | REAL (default predicted)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random methods (same seed = same map)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for the random methods (same seed = same map)")
     p.add_argument("--out", help="folder for the PNG overlays (created if missing)")
     p.add_argument("--no-metrics", action="store_true", help="skip deletion/insertion and agreement")
     p.add_argument("--sanity", action="store_true", help="add the model-randomisation sanity check")
@@ -43,9 +45,12 @@ def _stem(path: str, sha256: str | None) -> str:
 def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace, methods: list[str],
                 out: Path | None) -> dict[str, Any]:
     """The JSON object for one successfully loaded input (PNGs written when ``out`` is set)."""
+    from ..analysis import analyze_one
     from ..explain import explain_all
     from ..explain.visual import explanation_png, side_by_side_png
+    from .common import analysis_options
 
+    analysis = analyze_one(loaded, detector, analysis_options(args), name=path)
     report = explain_all(detector, loaded, methods, target=args.target, seed=args.seed,
                          with_metrics=not args.no_metrics, with_sanity=args.sanity)
     stem = _stem(path, loaded.sha256)
@@ -65,8 +70,11 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
         if name in report.sanity:
             row["sanity"] = report.sanity[name]
         rows[name] = row
-    result: dict[str, Any] = {"path": path, "sha256": loaded.sha256, "verdict": report.verdict.verdict,
-                              "p_fake": round(report.verdict.p_fake, 6), "target": report.target,
+    record = analysis.to_record()
+    result: dict[str, Any] = {**{k: record[k] for k in (
+                                  "path", "sha256", "conclusion", "conclusion_label", "conclusion_reason",
+                                  "verdict", "p_fake", "band", "in_domain", "domain_reasons", "advisories")},
+                              "score_label": analysis.score_label, "target": report.target,
                               "seed": report.seed, "model": detector.model_name, "methods": rows,
                               "agreement": report.to_dict()["agreement"], "side_by_side_png": None,
                               "seconds": round(report.seconds, 6)}
@@ -79,10 +87,11 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain each input; exit 0 if all succeeded, 2 if any input was rejected."""
-    from ..cli import emit_results, load_detector
     from ..explain import canonical_method
-    from ..explain.base import check_seed, resolve_target
+    from ..explain.base import resolve_target
     from ..imageio import ImageError, load_image
+    from ..options import check_seed
+    from .common import emit_results, load_detector
 
     methods = list(dict.fromkeys(canonical_method(m) for m in args.methods.split(",") if m.strip()))
     if not methods:
@@ -102,7 +111,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             continue
         results.append(explain_one(detector, path, loaded, args, methods, out))
     def line(r: dict) -> str:
-        rows = [f"{r['verdict']:4s}  p_fake={r['p_fake']:.4f}  target={r['target']}  {r['path']}"]
+        rows = [f"{r['conclusion_label'].upper():17s} {r['path']}", f"      {r['score_label']}"]
+        if not r["in_domain"]:
+            rows += [f"      why: {reason}" for reason in r["domain_reasons"]]
+            rows.append("      The maps below explain a score the model cannot be trusted on here.")
+        rows.append(f"      explaining target={r['target']}")
         for name, row in r["methods"].items():
             faith = (f"  deletion {row['deletion_auc']:.3f} (random {row['random_deletion_auc']:.3f})"
                      f"  insertion {row['insertion_auc']:.3f} (random {row['random_insertion_auc']:.3f})"

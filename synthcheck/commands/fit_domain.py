@@ -7,7 +7,7 @@ import json
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..feature_domain import fit_checkpoint_domain
+    from ..domain.features import fit_checkpoint_domain
     from ..onnx_fast import export_onnx, onnx_path_for
 
     report = fit_checkpoint_domain(args.checkpoint, args.data, keep=args.keep)
@@ -18,7 +18,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..feature_math import DEFAULT_KEEP  # torch-free: the CLI parser must not import torch
+    from ..domain.knn import DEFAULT_KEEP  # torch-free: the CLI parser must not import torch
 
     p = sub.add_parser("fit-domain", help="fit the domain check (feature kNN + JPEG trace) of a checkpoint")
     p.add_argument("checkpoint")

@@ -10,9 +10,9 @@ def cmd_forensics(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from ..cli import emit_results
     from ..forensics import forensic_views
     from ..imageio import ImageError, load_image
+    from .common import emit_results
 
     out = Path(args.out) if args.out else None
     results = []

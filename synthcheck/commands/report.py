@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .common import seed_arg
+
 VERIFY = "verify"
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -56,10 +58,12 @@ def _ensure_control_run(detector, mode: str, quiet: bool) -> None:
 def cmd_make(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..cli import load_detector, print_json
-    from ..report import build_report, write_html, write_json
-    from ..report_pdf import write_pdf
-    from ..signing import group_fingerprint, public_fingerprint, write_report_bundle
+    from ..reporting.build import build_report, write_json
+    from ..reporting.bundle import write_report_bundle
+    from ..reporting.html import write_html
+    from ..reporting.pdf import write_pdf
+    from ..reporting.signing import group_fingerprint, public_fingerprint
+    from .common import load_detector, print_json
 
     detector = load_detector(args)
     _ensure_control_run(detector, args.control_run, args.json)
@@ -80,17 +84,20 @@ def cmd_make(args: argparse.Namespace) -> int:
                "control_run": {k: report["control_run"].get(k) for k in ("status", "current", "sentence")},
                "results_digest": report["results_digest"], **report["summary"],
                "images": [{"path": im["input"]["path"], "error": im["error"]} if "error" in im else
-                          {"path": im["input"]["path"], "sha256": im["input"]["sha256"],
-                           "verdict": im["verdict"]["verdict"], "p_fake": im["verdict"]["p_fake"]}
+                          {k: im["record"][k] for k in ("path", "sha256", "conclusion", "verdict",
+                                                        "p_fake", "band", "in_domain")}
                           for im in report["images"]]}
     if args.json:
         print_json(summary)
     else:
-        for im in summary["images"]:
+        for im in report["images"]:
             if "error" in im:
                 print(f"ERROR  {im['error']}", file=sys.stderr)
             else:
-                print(f"{im['verdict']:4s}  p_fake={im['p_fake']:.4f}  {im['path']}")
+                c = im["conclusion"]
+                print(f"{c['label'].upper():17s} {im['input']['path']}\n      {c['score_label']}")
+                if not c["score_reliable"]:
+                    print(f"      why: {c['reason']}")
         print(f"report: {files['json']}{' (signed)' if args.sign else ' (NOT signed)'}\n"
               f"        {files['html']}\n        {files['pdf']}\ndigest: {report['results_digest']}")
         if fingerprint:
@@ -101,8 +108,8 @@ def cmd_make(args: argparse.Namespace) -> int:
 
 def cmd_verify(path: str, images: str | None, fingerprint: str | None, as_json: bool) -> int:
     """Verify one signed report file; print the outcome; exit 0 / 1 / 2 (see module docstring)."""
-    from ..cli import print_json
-    from ..signing import ReportReadError, group_fingerprint, verify_report
+    from ..reporting.signing import ReportReadError, group_fingerprint, verify_report
+    from .common import print_json
 
     try:
         check = verify_report(path, images_dir=images, trusted_fingerprint=fingerprint)
@@ -130,7 +137,7 @@ def cmd_verify(path: str, images: str | None, fingerprint: str | None, as_json: 
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_detector_args
+    from .common import add_detector_args
 
     p = subparsers.add_parser(
         "report", help="signed forensic case report (JSON + HTML + PDF); `report verify` checks one",
@@ -151,7 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--control-run", choices=("auto", "always", "never"), default="auto",
                    help="run `synthcheck selfcheck` first: auto = unless a passed run from today with "
                         "this model is on record (default), always, or never")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampling explainers (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the sampling explainers (default 0)")
     p.add_argument("--methods", nargs="+", default=["gradcam", "gradient_shap", "lime"],
                    help="explanation methods (default: gradcam gradient_shap lime; 'none' for none)")
     p.add_argument("--ela-quality", type=int, default=90, help="JPEG quality of the ELA re-save")

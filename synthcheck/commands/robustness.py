@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .common import seed_arg
+
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from ..cli import load_detector, print_json
     from ..robustness import format_table, parse_perturbations, robustness_on_folder
+    from .common import load_detector, print_json
 
     perturbations = parse_perturbations(args.only, adversarial=not args.no_adversarial)
     if args.epsilons:
@@ -32,7 +34,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_detector_args
+    from .common import add_detector_args
 
     p = subparsers.add_parser(
         "robustness", help="accuracy and ROC-AUC under JPEG, resizing, blur, noise and FGSM/PGD",
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=2000,
                    help="balanced, seeded subset of this many images (0 = all; default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--only", nargs="+", metavar="NAME",
                    help="only these perturbations or families (jpeg resize blur noise fgsm pgd, jpeg_q50 ...)")
     p.add_argument("--epsilons", nargs="+", type=float, metavar="E",

@@ -23,8 +23,8 @@ def print_selfcheck(result: dict, saved: str | None = None) -> None:
 
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
-    from ..cli import load_detector, print_json
     from ..selfcheck import run_selfcheck, selfcheck_dir
+    from .common import load_detector, print_json
 
     result = run_selfcheck(load_detector(args))
     if args.json:
@@ -35,7 +35,7 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..cli import add_detector_args
+    from .common import add_detector_args
 
     p = subparsers.add_parser(
         "selfcheck", help="control run: score 48 bundled known images, compare with the checkpoint",

@@ -4,7 +4,7 @@
 model's input resolution plus parameters, seed, model evaluations and time);
 ``explain_all`` runs several methods on one image and adds deletion/insertion faithfulness
 (against a random map) and agreement between methods. Methods live in one small file each and
-are registered here by name.
+are registered by name in :mod:`.registry`.
 """
 
 from __future__ import annotations
@@ -20,50 +20,19 @@ from .gradcam import GradCamExplainer, GuidedGradCamExplainer
 from .gradient_shap import GradientShapExplainer
 from .kernel_shap import KernelShapExplainer
 from .lime import LimeExplainer
+from .registry import (
+    ALIASES,
+    DEFAULT_METHODS,
+    canonical_method,
+    get_explainer,
+    list_methods,
+    register_explainer,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from ..inference import Detector, Verdict
-
-_REGISTRY: dict[str, type[Explainer]] = {}
-ALIASES = {"shap": "gradient_shap", "grad_cam": "gradcam", "guided": "guided_gradcam",
-           "kernelshap": "kernel_shap", "gradientshap": "gradient_shap"}
-DEFAULT_METHODS = ("gradcam", "gradient_shap", "lime")
-
-
-def register_explainer(cls: type[Explainer]) -> type[Explainer]:
-    """Register an :class:`Explainer` subclass under ``cls.name`` (usable as a decorator)."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-for _cls in (GradCamExplainer, GuidedGradCamExplainer, GradientShapExplainer, KernelShapExplainer, LimeExplainer):
-    register_explainer(_cls)
-
-
-def list_methods() -> list[str]:
-    """Registered method names (aliases such as ``shap`` are accepted too)."""
-    return list(_REGISTRY)
-
-
-def canonical_method(method: str) -> str:
-    """Resolve aliases (``shap`` -> ``gradient_shap``); raise ValueError for unknown names."""
-    key = method.strip().lower().replace("-", "_")
-    key = ALIASES.get(key, key)
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(list_methods())} "
-                         f"(aliases: {', '.join(sorted(ALIASES))})")
-    return key
-
-
-def get_explainer(method: str | type[Explainer], detector: Detector) -> Explainer:
-    """An explainer instance for ``method`` (a registered name/alias or an Explainer subclass)."""
-    cls = method if isinstance(method, type) else _REGISTRY[canonical_method(method)]
-    return cls(detector)
-
 
 def explain(detector: Detector, image: Any, method: str = "gradcam", target: str | int = "predicted",
             seed: int = 0, **options: Any) -> Explanation:
@@ -147,6 +116,8 @@ def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT
 
 
 __all__ = [
-    "ALIASES", "DEFAULT_METHODS", "ExplainReport", "Explainer", "Explanation", "canonical_method", "explain",
-    "explain_all", "explain_batch", "get_explainer", "list_methods", "register_explainer",
+    "ALIASES", "CLASS_NAMES", "DEFAULT_METHODS", "ExplainReport", "Explainer", "Explanation",
+    "GradCamExplainer", "GradientShapExplainer", "GuidedGradCamExplainer", "KernelShapExplainer",
+    "LimeExplainer", "canonical_method", "explain", "explain_all", "explain_batch", "get_explainer",
+    "list_methods", "register_explainer",
 ]

@@ -22,12 +22,12 @@ import torch
 import torch.nn as nn
 
 from ..imageio import LoadedImage, load_image
+from ..options import check_seed
 
 if TYPE_CHECKING:
     from ..inference import Detector
 
 CLASS_NAMES = ("REAL", "FAKE")  # index 1 = FAKE, as in the Detector
-MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -193,13 +193,6 @@ def resolve_target(target: str | int, p_fake: float, threshold: float) -> int:
         if t in CLASS_NAMES:
             return CLASS_NAMES.index(t)
     raise ValueError(f"target must be 'predicted', 'FAKE' or 'REAL', not {target!r}")
-
-
-def check_seed(seed: int) -> int:
-    """Validate a seed for numpy/torch (0 .. 2**32-1)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], not {seed!r}")
-    return int(seed)
 
 
 def as_loaded(image: Any) -> LoadedImage:

@@ -65,6 +65,11 @@ def colorize(m: np.ndarray, cmap: str = "jet", vmin: float | None = None, vmax: 
     return (colormaps[cmap](norm)[..., :3] * 255.0 + 0.5).astype(np.uint8)
 
 
+def map_picture(m: np.ndarray, signed: bool) -> np.ndarray:
+    """A map alone as a colour picture: blue-white-red for signed maps, jet for unsigned."""
+    return colorize(m, SIGNED_CMAP if signed else "jet")
+
+
 def overlay(image: np.ndarray, map: np.ndarray | Explanation, alpha: float = 0.5, cmap: str = "jet",
             upscale: int | None = None, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
     """Blend a colour-mapped attribution map over ``image`` (uint8 H x W x 3) -> uint8 image.

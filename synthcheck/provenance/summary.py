@@ -1,5 +1,5 @@
 """The plain-words provenance summary: which evidence points which way, how far to trust it,
-and whether the model's verdict agrees.
+and whether the analysis's conclusion agrees.
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ def _direction(signals: list[dict[str, Any]]) -> str | None:
     return "synthetic" if best["synthetic"] > best["camera"] else "camera"
 
 
-def provenance_summary(signals: Sequence[dict[str, Any]], verdict: str | None = None,
+def provenance_summary(signals: Sequence[dict[str, Any]], conclusion: str | None = None,
                        p_fake: float | None = None) -> str:
-    """Plain words on which evidence points which way, and whether the model's verdict agrees."""
+    """Plain words on which evidence points which way, and whether the analysis's conclusion
+    (``likely_real`` / ``uncertain`` / ``likely_synthetic`` / ``cannot_assess``) agrees."""
     signals = [s for s in signals if isinstance(s, dict)]
     parts: list[str] = []
     direction = _direction(signals)
@@ -95,15 +96,21 @@ def provenance_summary(signals: Sequence[dict[str, Any]], verdict: str | None = 
                          "points neither to a generator nor to a camera.")
         if direction == "mixed":
             parts.append("The provenance signals contradict each other.")
-    if verdict is not None:
-        shown = f"{verdict}, p={p_fake:.2f}" if p_fake is not None else str(verdict)
-        lead = f"The model's verdict ({shown})"
-        expected = {"synthetic": "FAKE", "camera": "REAL"}.get(direction or "")
-        if expected is None:
-            parts.append(f"{lead} rests on the pixels alone.")
-        elif str(verdict).upper() == expected:
-            parts.append(f"{lead} agrees.")
+    if conclusion is not None:
+        words = conclusion.replace("_", " ")
+        shown = f"{words}, p_fake {p_fake:.2f}" if p_fake is not None else words
+        expected = {"synthetic": "likely_synthetic", "camera": "likely_real"}.get(direction or "")
+        if conclusion == "cannot_assess":
+            parts.append("The model cannot assess this image, so here the provenance is the only "
+                         "signal; weigh it by its source.")
+        elif conclusion == "uncertain":
+            parts.append(f"The model's conclusion ({shown}) is undecided"
+                         + (", so only the provenance points a way." if expected else "."))
+        elif expected is None:
+            parts.append(f"The model's conclusion ({shown}) rests on the pixels alone.")
+        elif conclusion == expected:
+            parts.append(f"The model's conclusion ({shown}) agrees.")
         else:
-            parts.append(f"{lead} disagrees; weigh both, and remember the provenance is only as "
-                         "good as its source.")
+            parts.append(f"The model's conclusion ({shown}) disagrees; weigh both, and remember the "
+                         "provenance is only as good as its source.")
     return " ".join(parts)

@@ -1,6 +1,7 @@
 """End to end in a real browser: Playwright drives Debian's Chromium against ``streamlit run``.
 
-Uploads an image on Analyze (verdict and Grad-CAM must appear), opens Explain and Metrics,
+Uploads an image on Analyze (conclusion and Grad-CAM must appear), then a full-size photo (the
+headline must say "Cannot assess", with its reason), opens Explain and Metrics,
 checks the model is not reloaded when switching pages, saves screenshots and prints
 time-to-ready, upload-to-verdict and Explain timings. Refresh the README screenshots with
 ``SYNTHCHECK_E2E_DATA=/work/data/cifake pytest tests/e2e -s`` (writes docs/screenshots/*.png).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +36,7 @@ SHOTS = Path(os.environ.get("SYNTHCHECK_SCREENSHOTS") or (
     ROOT / "docs" / "screenshots" if os.environ.get("SYNTHCHECK_E2E_DATA")
     else Path(tempfile.gettempdir()) / "synthcheck-e2e-screenshots"))
 TIMINGS: dict[str, float] = {}
+HEADLINES = re.compile("^(Likely real|Uncertain|Likely synthetic|Cannot assess)$")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
@@ -176,7 +179,7 @@ def _drive(server: str, pg, tmp_path: Path) -> None:
 
     t0 = time.perf_counter()
     pg.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(img_path))
-    pg.get_by_text("Verdict:").first.wait_for()
+    pg.get_by_role("heading", name=HEADLINES).first.wait_for()
     cam = pg.locator('[data-testid="stImage"]', has_text="Grad-CAM").locator("img").first
     cam.wait_for()
     pg.wait_for_function("(el) => el.complete && el.naturalWidth > 0", arg=cam.element_handle())
@@ -184,6 +187,7 @@ def _drive(server: str, pg, tmp_path: Path) -> None:
     assert pg.get_by_text("SHA-256").first.is_visible()
     _wait_idle(pg)
     _shot(pg, "analyze")
+    _full_size_photo_cannot_be_assessed(pg, tmp_path)
 
     _goto(pg, "Explain")
     pg.get_by_role("heading", name="Explain a verdict").wait_for()
@@ -238,6 +242,27 @@ def _drive(server: str, pg, tmp_path: Path) -> None:
 
     print("\nDASHBOARD TIMINGS " + " ".join(f"{k}={v:.2f}" for k, v in TIMINGS.items()))
     assert TIMINGS["time_to_ready_s"] < 60
+
+
+def _full_size_photo_cannot_be_assessed(pg, tmp_path: Path) -> None:
+    """A full-size photograph is out of domain: the headline says so, never FAKE/REAL words."""
+    from skimage import data as skdata
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skdata.astronaut()).save(photo, quality=90)
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
+    heading = pg.get_by_role("heading", name="Cannot assess")
+    heading.first.wait_for()
+    _wait_idle(pg)
+    assert heading.count() == 1 and heading.first.is_visible()
+    reason = pg.get_by_text("The model cannot judge this image.").first
+    assert reason.is_visible()
+    box, head_box = reason.bounding_box(), heading.first.bounding_box()
+    assert 0 <= box["y"] - head_box["y"] < 200  # the reason sits at the headline
+    assert "unreliable for this image" in pg.get_by_text("Model score p_fake").first.inner_text()
+    for word in ("AI-generated", "Real photo", "Verdict:"):
+        assert pg.get_by_text(word).count() == 0, word
+    _shot(pg, "analyze_out_of_domain")
 
 
 def _drive_case(pg, images: list[Path]) -> None:

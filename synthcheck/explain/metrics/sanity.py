@@ -73,8 +73,8 @@ def model_randomisation_check(detector: Detector, image: Any, method: str | type
 
     ``explanation`` (the map from the real model) is reused when given; otherwise computed.
     """
-    from .. import get_explainer
     from ..base import as_loaded
+    from ..registry import get_explainer
 
     arr = image if isinstance(image, np.ndarray) and image.shape == (detector.input_size,) * 2 + (3,) \
         else detector.to_array(as_loaded(image))

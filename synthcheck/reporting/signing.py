@@ -36,8 +36,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .detector_base import file_sha256
-from .home import synthcheck_home
+from ..detector_base import file_sha256
+from ..fsio import atomic_write_bytes
+from ..home import synthcheck_home
 
 ALGORITHM = "Ed25519"
 CANONICALIZATION = "json-sorted-keys-compact-utf8"
@@ -157,12 +158,7 @@ def sign_report(report: dict[str, Any], home: Path | None = None,
 
 def write_signed_json(signed: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write a signed report in the verified file layout (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(file_bytes(signed))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(Path(path), file_bytes(signed))
 
 
 # -- verifying ----------------------------------------------------------------------------
@@ -334,28 +330,6 @@ def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
                                            "(no hash recorded)" if len(rows) > len(hashed) else ""))
     return ReportCheck(ok=not problems, problems=problems, fingerprint=fp, signed_utc=signed_utc,
                        notes=notes, images=rows, path=path)
-
-
-# -- the bundle ---------------------------------------------------------------------------
-def write_report_bundle(report: dict[str, Any], out_dir: str | os.PathLike, name: str = "report",
-                        home: Path | None = None) -> dict[str, Path]:
-    """Sign ``report`` and write ``<name>.json`` (signed), ``.html`` and ``.pdf`` into ``out_dir``.
-
-    The HTML and PDF are renderings of the signed JSON and name its SHA-256; the JSON is the
-    evidence that ``synthcheck report verify`` checks.
-    """
-    from .report import render_html
-    from .report_pdf import write_pdf
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    signed = sign_report(report, home)
-    js = write_signed_json(signed, out / f"{name}.json")
-    bundle = {"json_file": js.name, "json_sha256": file_sha256(js)}
-    html = out / f"{name}.html"
-    html.write_text(render_html(signed, bundle=bundle), encoding="utf-8")
-    pdf = write_pdf(signed, out / f"{name}.pdf", bundle=bundle)
-    return {"json": js, "html": html, "pdf": pdf}
 
 
 def copy_without_signature(report: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 JPEG decoding is the bottleneck on a 2-core machine, so each split is decoded a single time
 into ``images.npy`` (N x H x W x 3, uint8) under the cache directory, keyed by the folder's
 file list, sizes and modification times; later runs memory-map it. Augmentation then runs on
-whole batches of tensors (see :mod:`synthcheck.augment`), on the GPU when there is one.
+whole batches of tensors (see :mod:`synthcheck.data.augment`), on the GPU when there is one.
 """
 
 from __future__ import annotations
@@ -12,22 +12,34 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .imageio import ImageError, load_image, to_model_array
+from ..errors import DataError
+from ..fsio import atomic_directory
+from ..imageio import ImageError, load_image, to_model_array
 
 log = logging.getLogger(__name__)
 
 CLASS_NAMES: tuple[str, str] = ("REAL", "FAKE")  # label index = position; p_fake = p(label 1)
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CACHE_VERSION = 1
+# Data sets whose make-up is known, keyed by a word in the training folder or config that a
+# checkpoint records (``data.root``, ``config.data``).
+KNOWN_DATASETS = {
+    "cifake": "CIFAKE: 32x32 CIFAR-10 photos (REAL) versus their Stable Diffusion 1.4 "
+              "counterparts (FAKE)",
+}
+
+
+def known_dataset(meta: dict) -> str | None:
+    """What the data set a checkpoint was trained on is, from its own metadata (None: unknown)."""
+    data = meta.get("data") or {}
+    source = f"{data.get('root') or ''} {(meta.get('config') or {}).get('data') or ''}".lower()
+    return next((what for key, what in KNOWN_DATASETS.items() if key in source), None)
 
 
 def default_cache_dir() -> Path:
@@ -174,20 +186,12 @@ def load_split(
 
 
 def _write_cache(entry: Path, d: DecodedSplit) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".tmp-"))
-    try:
+    with atomic_directory(entry) as tmp:
         np.save(tmp / "images.npy", d.images)
         np.save(tmp / "labels.npy", d.labels)
         meta = {"paths": d.paths, "file_sha256": d.file_sha256, "fingerprint": d.fingerprint,
                 "n_skipped": d.n_skipped, "version": CACHE_VERSION}
         (tmp / "meta.json").write_text(json.dumps(meta))
-        if entry.exists():
-            shutil.rmtree(entry)
-        os.replace(tmp, entry)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_cache(entry: Path, root: Path) -> DecodedSplit:

@@ -1,6 +1,6 @@
 """The case report as PDF (fpdf2): what a court bundle or an email attachment needs.
 
-Rendered from the same report dict as the HTML (``synthcheck.report.build_report``, usually the
+Rendered from the same report dict as the HTML (``synthcheck.reporting.build.build_report``, usually the
 signed copy): title, creation time, signature fingerprint, control run, model identity, summary
 table, limits, and per image the pictures the report already holds (base64 PNG), verdict, band,
 p_fake, domain reasons, provenance signals, tile grid, explanation overlays and forensic views.
@@ -25,6 +25,13 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 from PIL import Image
+
+from ..analysis import counts_phrase
+from ..fsio import atomic_write_bytes
+from ..tiles import heat_colour
+
+CONCLUSION_RGB = {"likely_synthetic": (192, 57, 43), "likely_real": (39, 174, 96),
+                  "uncertain": (214, 137, 16), "cannot_assess": (97, 106, 107)}
 
 FONT = "DejaVu"
 PAGE_W = 210  # A4, mm
@@ -80,13 +87,6 @@ def _fmt(v: Any, nd: int = 4) -> str:
 
 def _pct(v: Any) -> str:
     return f"{v:.2%}" if isinstance(v, (int, float)) else "-"
-
-
-def _heat_rgb(p: Any) -> tuple[int, int, int]:
-    from .report import heat_colour
-
-    h = heat_colour(p)
-    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
 
 
 class ReportPDF(FPDF):
@@ -189,7 +189,7 @@ class ReportPDF(FPDF):
         self.set_font(self.family, "", max(4.0, cell * 0.8))
         for i, row in enumerate(grid):
             for j, p in enumerate(row):
-                self.set_fill_color(*_heat_rgb(p))
+                self.set_fill_color(*heat_colour(p))
                 self.set_xy(MARGIN + j * cell, y0 + i * cell)
                 self.cell(cell, cell, f"{round(float(p) * 100)}" if cell >= 5 else "", border=0,
                           align="C", fill=True)
@@ -266,18 +266,18 @@ def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> 
     summ = report.get("summary") or {}
     pdf.heading("Summary", 12)
     pdf.para(f"{summ.get('n_images', 0)} images, {summ.get('n_analysed', 0)} analysed: "
-             f"{summ.get('n_fake', 0)} FAKE, {summ.get('n_real', 0)} REAL, {summ.get('n_errors', 0)} unreadable. "
+             f"{counts_phrase(summ)} (outside the training domain), {summ.get('n_errors', 0)} unreadable. "
              f"Results digest {report.get('results_digest', '-')}.")
-    table = [("#", "File", "SHA-256", "Verdict", "Band", "p_fake")]
+    table = [("#", "File", "SHA-256", "Conclusion", "Model score", "Raw call")]
     images = report.get("images") or []
     for i, im in enumerate(images, start=1):
         inp = im.get("input") or {}
         if "error" in im:
             table.append((i, inp.get("path"), inp.get("sha256") or "-", "error", im.get("error"), "-"))
         else:
-            v = im.get("verdict") or {}
-            table.append((i, inp.get("path"), inp.get("sha256"), v.get("verdict"),
-                          v.get("band_label") or "-", _fmt(v.get("p_fake"))))
+            v, c = im.get("verdict") or {}, im.get("conclusion") or {}
+            score = _fmt(v.get("p_fake")) + ("" if c.get("score_reliable") else " (unreliable)")
+            table.append((i, inp.get("path"), inp.get("sha256"), c.get("label"), score, v.get("verdict")))
     pdf.rows(table, (7, 45, 60, 17, 35, CONTENT_W - 164), header=True, size=7)
 
     pdf.heading("Limits of this analysis", 12)
@@ -302,17 +302,17 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
               ("Size", f"{inp.get('bytes'):,} bytes" if isinstance(inp.get("bytes"), int) else "-"),
               ("Format", f"{inp.get('format') or '-'} (mode {inp.get('mode')})"),
               ("Dimensions", f"{inp.get('width')} x {inp.get('height')} px")], (30, CONTENT_W - 30))
-    v = im.get("verdict") or {}
-    pdf.set_font(pdf.family, "B", 12)
-    pdf.set_text_color(*((192, 57, 43) if v.get("verdict") == "FAKE" else (39, 174, 96)))
-    pdf.cell(0, 7, pdf.t(f"{v.get('verdict')}   p_fake = {_fmt(v.get('p_fake'))}"
-                         + (f"   band: {v['band_label']}" if v.get("band_label") else "")),
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    v, c = im.get("verdict") or {}, im.get("conclusion") or {}
+    pdf.set_font(pdf.family, "B", 14)
+    pdf.set_text_color(*CONCLUSION_RGB.get(c.get("conclusion"), (60, 60, 60)))
+    pdf.cell(0, 8, pdf.t(f"Conclusion: {c.get('label')}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
-    pdf.para(f"uncalibrated {_fmt(v.get('p_fake_raw'))}, threshold {v.get('threshold')}", 8, colour=(90, 90, 90))
+    pdf.para(str(c.get("reason") or ""), 9)
+    pdf.para(f"{c.get('score_label')}; band {v.get('band_label')}; uncalibrated "
+             f"{_fmt(v.get('p_fake_raw'))}.", 8, colour=(90, 90, 90))
     dom = im.get("domain") or {}
     if dom.get("reasons"):
-        pdf.para("Outside the training domain - treat the score with caution:", 9, colour=(170, 40, 30))
+        pdf.para("Why the model cannot judge this image:", 9, colour=(170, 40, 30))
         for reason in dom["reasons"]:
             pdf.para(f"- {reason}", 8)
     if dom.get("advisories"):
@@ -329,7 +329,11 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
         pdf.heading("Tile grid (native-resolution patches)", 10)
         pdf.para(f"{tiles.get('rows')} x {tiles.get('cols')} patches of {tiles.get('tile_px')} px: mean "
                  f"p_fake {_fmt(tiles.get('p_fake_mean'), 3)}, {_pct(tiles.get('share_fake'))} of patches "
-                 "at or above 0.5 (values in percent; green low, red high).", 8)
+                 f"at or above {tiles.get('threshold')} (values in percent; blue low, red high). The "
+                 "conclusion rests on the whole-image score; the grid only shows where the patch "
+                 "scores lean.", 8)
+        if im.get("tile_note"):
+            pdf.para(f"Note: {im['tile_note']}", 8)
         pdf.tile_grid(tiles)
 
     prov = im.get("provenance")
@@ -369,9 +373,4 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
 
 def write_pdf(report: dict[str, Any], path: str | os.PathLike, bundle: dict[str, Any] | None = None) -> Path:
     """Render ``report`` to ``path`` (atomically) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(render_pdf(report, bundle))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(Path(path), render_pdf(report, bundle))

@@ -10,13 +10,13 @@ under ``feature_domain``:
   many out-of-CIFAKE photos on which the model is confidently wrong.
 - *JPEG trace*: when the training files share one JPEG setting (CIFAKE: quality 75) and
   training did not also show the model resized or re-encoded copies, the grid residual of the
-  input (:mod:`synthcheck.jpeg_trace`).
+  input (:mod:`synthcheck.domain.jpeg_trace`).
 
 The two thresholds are set together: the same validation quantile for both, raised until
 their union keeps ``keep`` (99%) of the validation images in domain.
 
 The fit also records each class's share of greyscale training images (``greyscale``), which
-:mod:`synthcheck.colour_bias` turns into a note on greyscale inputs; it is no domain test.
+:mod:`synthcheck.domain.greyscale` turns into a note on greyscale inputs; it is no domain test.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .augment import normalize
-from .colour_bias import fit_greyscale_bias
-from .feature_math import DEFAULT_KEEP, feature_score
+from ..data.augment import normalize
+from .greyscale import fit_greyscale_bias
 from .jpeg_trace import grid_residual
+from .knn import DEFAULT_KEEP, feature_score
 
 PENULTIMATE = "penultimate"
 
@@ -203,8 +203,8 @@ def fit_checkpoint_domain(checkpoint: str, data_dir: str | None, keep: float = D
     The split is rebuilt from the checkpoint's recorded seed and validation fraction; the
     checkpoint is rewritten atomically with ``feature_domain`` and the test in-domain share.
     """
-    from .checkpoint import atomic_torch_save, load_checkpoint, model_from_checkpoint
-    from .data import load_split, train_val_split
+    from ..checkpoint import atomic_torch_save, load_checkpoint, model_from_checkpoint
+    from ..data.dataset import load_split, train_val_split
 
     ckpt = load_checkpoint(checkpoint)
     cfg = ckpt.get("config", {})

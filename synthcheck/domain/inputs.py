@@ -1,4 +1,4 @@
-"""Is an input like the images the checkpoint was trained on? Checks from input properties only.
+"""Input-property checks of the domain model: size, aspect ratio, graphic-like colours.
 
 The shipped model saw 32x32 CIFAKE photos. Much larger or smaller inputs, odd aspect ratios
 (squashed to a square before scoring), and graphics or screenshots (few distinct colours,
@@ -7,14 +7,14 @@ large flat areas) are outside that domain, so their verdicts are less reliable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from .colour_bias import mean_chroma
-from .imageio import LoadedImage
+from ..imageio import LoadedImage
+from .greyscale import mean_chroma
+from .result import DomainCheck
 
 LARGE_FACTOR = 4.0  # longest side above this multiple of the input size => much larger
 SMALL_FACTOR = 0.5  # shortest side below this multiple of the input size => much smaller
@@ -24,22 +24,6 @@ MAX_FLAT_FRACTION = 0.5  # more than this share of pixels in exactly flat areas 
 _ANALYSIS_SIDE = 256  # colour statistics on at most this many pixels per side (nearest)
 _COUNT_LIMIT = 256  # distinct colours are counted exactly up to this many
 _CHROMA_SIDE = 64  # mean chroma on at most this many pixels per side (nearest)
-
-
-@dataclass
-class DomainCheck:
-    """``in_domain`` is False when any reason applies; each reason is one plain sentence."""
-
-    in_domain: bool
-    reasons: list[str] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    # known biases of the model that this input touches (e.g. greyscale); they inform, they do
-    # not make the input out of domain
-    advisories: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"in_domain": self.in_domain, "reasons": list(self.reasons), "stats": dict(self.stats),
-                "advisories": list(self.advisories)}
 
 
 def _mean_chroma(img: Image.Image) -> float:

@@ -1,0 +1,344 @@
+"""One analysis per image: the only place that applies the threshold, picks the band and words
+the conclusion. Every face (CLI, API, dashboard pages, cases, HTML/PDF reports) renders an
+:class:`Analysis` and re-derives nothing.
+
+The rule, in plain words:
+
+- ``p_fake`` is the model's calibrated score of the whole image, shrunk to its input size (the
+  view it was trained and calibrated on).
+- ``verdict`` is the model's raw call: FAKE when ``p_fake >= threshold``, else REAL.
+- ``band`` places ``p_fake`` between the two band edges (likely real / uncertain / likely
+  synthetic), or is ``out_of_domain`` when the domain check fails.
+- ``conclusion`` is what a person should act on: **cannot_assess** when the image is outside the
+  training domain (the score is then unreliable, whatever it says), else the band.
+- The tile grid (large images) scores native-resolution patches. It shows *where* the model's
+  patch scores lean; it never enters the conclusion. When the whole-image band and the band of
+  the patches' mean differ, ``tile_note`` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from PIL import Image
+
+from .bands import band_for, band_label, decide
+from .detector_base import DECODE_TIMEOUT_S, load_with_timeout
+from .domain import DomainCheck
+from .imageio import ImageError, LoadedImage, display_name, load_image
+from .options import AnalysisOptions, OptionsError, check_seed, check_threshold
+from .provenance import Provenance, empty_provenance, provenance_summary, read_provenance
+from .tiles import TileGrid, tile_grid
+
+CONCLUSIONS: tuple[str, str, str, str] = ("likely_real", "uncertain", "likely_synthetic", "cannot_assess")
+CONCLUSION_LABELS: dict[str, str] = {"likely_real": "Likely real", "uncertain": "Uncertain",
+                                     "likely_synthetic": "Likely synthetic", "cannot_assess": "Cannot assess"}
+CONCLUSION_MEANING: dict[str, str] = {
+    "likely_real": "The model sees no sign of synthesis. This is not proof of authenticity.",
+    "uncertain": "The model cannot tell. Do not report either way on this score.",
+    "likely_synthetic": "The model sees strong signs of synthesis. Look for other evidence.",
+    "cannot_assess": "The image is unlike anything the model learned from, so its score says "
+                     "nothing reliable about this image.",
+}
+CONCLUSION_COLOURS: dict[str, str] = {"likely_real": "green", "uncertain": "orange",
+                                      "likely_synthetic": "red", "cannot_assess": "gray"}
+_PLACEHOLDER = Image.new("RGB", (1, 1))  # stands in for pixels dropped with keep_images=False
+DEFAULT_BATCH = 64
+__all__ = ["CONCLUSIONS", "Analysis", "AnalysisOptions", "OptionsError", "analyze", "analyze_one",
+           "check_seed", "check_threshold", "iter_analyze", "records", "summarize"]
+
+
+def conclusion_of(band: str) -> str:
+    """The conclusion for a band: ``out_of_domain`` -> ``cannot_assess``, else the band itself."""
+    return "cannot_assess" if band == "out_of_domain" else band
+
+
+def conclusion_label(conclusion: str | None) -> str:
+    """Human wording of a conclusion id (``"cannot_assess"`` -> ``"Cannot assess"``)."""
+    return CONCLUSION_LABELS.get(conclusion or "", conclusion or "")
+
+
+@dataclass
+class Analysis:
+    """Everything every face shows about one input; ``error`` set means it could not be read."""
+
+    name: str
+    model: str
+    threshold: float
+    band_edges: tuple[float, float]
+    loaded: LoadedImage | None = field(default=None, repr=False)
+    error: str | None = None
+    verdict: str | None = None  # the model's raw call at ``threshold``
+    p_fake: float | None = None  # calibrated
+    p_fake_raw: float | None = None
+    logits: tuple[float, float] | None = None
+    band: str | None = None
+    conclusion: str | None = None
+    domain: DomainCheck | None = None
+    provenance: Provenance | None = None
+    tiles: TileGrid | None = None
+    tile_note: str | None = None
+    explanations: Any | None = None  # synthcheck.explain.ExplanationReport, on request
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def sha256(self) -> str | None:
+        return self.loaded.sha256 if self.loaded is not None else None
+
+    @property
+    def headline(self) -> str:
+        """The first words a person reads: the conclusion, or why the file could not be read."""
+        return "Cannot read this file" if self.error else conclusion_label(self.conclusion)
+
+    @property
+    def reason(self) -> str:
+        """One plain sentence under the headline: why this conclusion."""
+        if self.error:
+            return self.error
+        if self.conclusion == "cannot_assess" and self.domain is not None:
+            first = self.domain.reasons[0] if self.domain.reasons else ""
+            more = len(self.domain.reasons) - 1
+            tail = f" (And {more} more reason{'s' if more > 1 else ''}.)" if more > 0 else ""
+            return f"The model cannot judge this image. {first}{tail}"
+        return CONCLUSION_MEANING.get(self.conclusion or "", "")
+
+    @property
+    def score_reliable(self) -> bool:
+        return self.ok and self.conclusion != "cannot_assess"
+
+    @property
+    def score_label(self) -> str:
+        """The model's score in words, labelled unreliable where the model cannot judge."""
+        if self.p_fake is None:
+            return ""
+        if not self.score_reliable:
+            return (f"Model score p_fake {self.p_fake:.3f} (raw call {self.verdict} at threshold "
+                    f"{self.threshold:g}): unreliable for this image")
+        return (f"p_fake {self.p_fake:.3f} (calibrated; raw call {self.verdict} at threshold "
+                f"{self.threshold:g})")
+
+    @property
+    def advisories(self) -> list[str]:
+        return list(self.domain.advisories) if self.domain is not None else []
+
+    def to_record(self, path: str | None = None) -> dict[str, Any]:
+        """The ``synthcheck predict --json`` record (see ``synthcheck.api.schemas.VerifyResult``).
+
+        Original keys keep their meaning (``verdict`` is the model's raw call); ``conclusion``
+        is the field to act on.
+        """
+        where = self.name if path is None else path
+        if self.error is not None:
+            return {"path": where, "error": self.error}
+        assert self.loaded is not None and self.domain is not None and self.provenance is not None
+        rec: dict[str, Any] = {
+            "path": where,
+            "sha256": self.loaded.sha256,
+            "verdict": self.verdict,
+            "p_fake": round(float(self.p_fake), 6),
+            "model": self.model,
+            "conclusion": self.conclusion,
+            "conclusion_label": conclusion_label(self.conclusion),
+            "conclusion_reason": self.reason,
+            "threshold": self.threshold,
+            "calibrated_p_fake": round(float(self.p_fake), 6),
+            "uncalibrated_p_fake": round(float(self.p_fake_raw), 6),
+            "band": self.band,
+            "in_domain": self.domain.in_domain,
+            "domain_reasons": list(self.domain.reasons),
+            "advisories": list(self.domain.advisories),
+            "notes": list(self.loaded.notes),
+            "provenance": list(self.provenance.signals),
+            "provenance_summary": self.provenance.summary,
+        }
+        if self.tiles is not None or self.tile_note is not None:
+            rec["tiles"] = self.tiles.to_dict() if self.tiles is not None else None
+            rec["tile_note"] = self.tile_note
+        return rec
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat table row (Batch page, triage CSV/JSON): the record plus file facts."""
+        row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
+        row.update(name=self.name, error=self.error)
+        if self.loaded is not None:
+            row.update(width=self.loaded.width, height=self.loaded.height, format=self.loaded.format,
+                       bytes=self.loaded.n_bytes, sha256=self.loaded.sha256, notes=list(self.loaded.notes))
+        if self.ok and self.domain is not None:
+            row.update(conclusion=self.conclusion, conclusion_label=conclusion_label(self.conclusion),
+                       verdict=self.verdict, p_fake=round(float(self.p_fake), 6), band=self.band,
+                       band_label=band_label(self.band or ""), in_domain=self.domain.in_domain,
+                       domain_reasons=list(self.domain.reasons), advisories=list(self.domain.advisories))
+        return row
+
+
+ROW_FIELDS = ("name", "conclusion", "conclusion_label", "verdict", "p_fake", "band", "band_label",
+              "in_domain", "domain_reasons", "advisories", "width", "height", "format", "bytes",
+              "sha256", "notes", "error")
+
+
+def summarize(analyses: Iterable[Analysis | dict[str, Any]]) -> dict[str, int]:
+    """Counts by conclusion (cannot_assess on its own, never inside FAKE or REAL) and errors."""
+    counts = dict.fromkeys(("n_images", "n_analysed", "n_errors", *(f"n_{c}" for c in CONCLUSIONS)), 0)
+    for a in analyses:
+        conclusion = a.get("conclusion") if isinstance(a, dict) else a.conclusion
+        error = a.get("error") if isinstance(a, dict) else a.error
+        counts["n_images"] += 1
+        if error is not None:
+            counts["n_errors"] += 1
+        else:
+            counts["n_analysed"] += 1
+            if conclusion in CONCLUSIONS:
+                counts[f"n_{conclusion}"] += 1
+    return counts
+
+
+def counts_phrase(counts: dict[str, int]) -> str:
+    """Summary counts in words, cannot-assess on its own: '1 likely synthetic, 0 uncertain, ...'."""
+    order = ("likely_synthetic", "uncertain", "likely_real", "cannot_assess")
+    return ", ".join(f"{counts.get(f'n_{c}', 0)} {conclusion_label(c).lower()}" for c in order)
+
+
+def provenance_for(loaded: LoadedImage, conclusion: str | None = None,
+                   p_fake: float | None = None) -> Provenance:
+    """Provenance of the original file behind ``loaded`` (none for pixel inputs); given the
+    conclusion, the summary also says whether the metadata agrees with it."""
+    if loaded.raw is None:
+        return empty_provenance("the input was pixels, not the original file.")
+    prov = read_provenance(loaded.raw, name=loaded.name)
+    if conclusion is not None:
+        prov = Provenance(prov.signals, provenance_summary(prov.signals, conclusion, p_fake), prov.errors)
+    return prov
+
+
+def _tile_note(grid: TileGrid | None, p_fake: float, edges: tuple[float, float], in_domain: bool) -> str | None:
+    if grid is None:
+        return None
+    whole, patches = band_for(p_fake, edges), band_for(grid.mean, edges)
+    if whole == patches:
+        return None
+    lead = ("The model cannot judge the whole image, and its patch scores are no more reliable. "
+            if not in_domain else "")
+    return (f"{lead}The whole-image score ({p_fake:.3f}, {band_label(whole).lower()}) and the mean "
+            f"of the {grid.rows * grid.cols} native-resolution patches ({grid.mean:.3f}, "
+            f"{band_label(patches).lower()}) disagree. The conclusion rests on the whole-image "
+            f"score; the grid only shows where the patch scores lean.")
+
+
+def build_analysis(name: str, loaded: LoadedImage, verdict: Any, detector: Any,
+                   options: AnalysisOptions) -> Analysis:
+    """The analysis of one decoded, scored input (``options`` already resolved)."""
+    thr, edges = float(options.threshold), options.band_edges
+    domain = detector.domain_model.judge(loaded, verdict.feature_distance, verdict.jpeg_residual)
+    band = band_for(verdict.p_fake, edges, in_domain=domain.in_domain)
+    conclusion = conclusion_of(band)
+    a = Analysis(name=name, model=detector.model_name, threshold=thr, band_edges=edges, loaded=loaded,
+                 verdict=decide(verdict.p_fake, thr), p_fake=float(verdict.p_fake),
+                 p_fake_raw=float(verdict.p_fake_raw), logits=tuple(verdict.logits), band=band,
+                 conclusion=conclusion, domain=domain,
+                 provenance=provenance_for(loaded, conclusion, float(verdict.p_fake)))
+    if options.tiles:
+        a.tiles = tile_grid(detector, loaded, threshold=thr)
+        a.tile_note = _tile_note(a.tiles, a.p_fake, edges, domain.in_domain)
+    if options.explain:
+        from .explain import explain_all
+
+        a.explanations = explain_all(detector, loaded, methods=options.explain, seed=options.seed,
+                                     with_metrics=options.with_metrics, options=options.explain_options)
+    return a
+
+
+Source = Any  # path, bytes, (name, bytes) upload, PIL image, array or LoadedImage
+
+
+def _name_of(source: Source) -> str:
+    if isinstance(source, LoadedImage):
+        return source.name
+    if isinstance(source, tuple) and len(source) == 2:
+        return str(source[0])
+    if isinstance(source, (bytes, bytearray)):
+        return "<bytes>"
+    return display_name(source) if isinstance(source, str) or hasattr(source, "__fspath__") else "<input>"
+
+
+def _open(source: Source, name: str, timeout_s: float) -> LoadedImage:
+    if isinstance(source, LoadedImage):
+        return source
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], (bytes, bytearray)):
+        return load_with_timeout(bytes(source[1]), timeout_s, name=name)
+    return load_with_timeout(source, timeout_s)
+
+
+def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOptions | None = None, *,
+                 names: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH,
+                 keep_images: bool = True, timeout_s: float | None = None,
+                 progress: Callable[[int], None] | None = None) -> Iterator[Analysis]:
+    """Analyses in input order, decoded and scored ``batch_size`` at a time (memory does not
+    grow with the number of inputs). A bad input yields an :class:`Analysis` with ``error``
+    and never stops the others. ``keep_images=False`` drops the decoded pixels once done."""
+    opts = (options or AnalysisOptions()).resolved(detector)
+    limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
+    name_it = iter(names) if names is not None else None
+    done = 0
+
+    def flush(chunk: list[tuple[str, LoadedImage | None, str | None]]) -> Iterator[Analysis]:
+        good = [lo for _, lo, _ in chunk if lo is not None]
+        verdicts = iter(detector.predict(good)) if good else iter(())
+        for name, loaded, err in chunk:
+            if loaded is None:
+                yield Analysis(name, detector.model_name, opts.threshold, opts.band_edges, error=err)
+                continue
+            a = build_analysis(name, loaded, next(verdicts), detector, opts)
+            if not keep_images:
+                a.loaded = replace(loaded, image=_PLACEHOLDER, raw=None)
+            yield a
+
+    chunk: list[tuple[str, LoadedImage | None, str | None]] = []
+    for source in sources:
+        name = next(name_it) if name_it is not None else _name_of(source)
+        try:
+            chunk.append((name, _open(source, name, limit), None))
+        except ImageError as exc:
+            chunk.append((name, None, str(exc)))
+        if len(chunk) >= batch_size:
+            yield from flush(chunk)
+            done += len(chunk)
+            chunk = []
+            if progress:
+                progress(done)
+    if chunk:
+        yield from flush(chunk)
+        if progress:
+            progress(done + len(chunk))
+
+
+def analyze(sources: Iterable[Source] | Source, detector: Any, options: AnalysisOptions | None = None,
+            **kwargs: Any) -> list[Analysis]:
+    """:func:`iter_analyze` as a list; a single path, bytes or image counts as one source."""
+    if isinstance(sources, (str, bytes, bytearray, LoadedImage)) or hasattr(sources, "__fspath__"):
+        sources = [sources]
+    return list(iter_analyze(sources, detector, options, **kwargs))
+
+
+def analyze_one(source: Source, detector: Any, options: AnalysisOptions | None = None,
+                name: str | None = None) -> Analysis:
+    """One input's analysis (an ``error`` analysis when it cannot be read)."""
+    return analyze([source], detector, options, names=[name or _name_of(source)])[0]
+
+
+def records(sources: Iterable[Source], detector: Any, options: AnalysisOptions | None = None,
+            names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The ``synthcheck predict --json`` records of many inputs, in input order."""
+    return [a.to_record() for a in iter_analyze(sources, detector, options, names=names, keep_images=False)]
+
+
+def load_source(source: Source, name: str | None = None) -> LoadedImage:
+    """Decode one source the way :func:`analyze` does; raises :class:`ImageError`."""
+    label = name or _name_of(source)
+    if isinstance(source, tuple) and len(source) == 2:
+        return load_image(bytes(source[1]), name=label)
+    return source if isinstance(source, LoadedImage) else load_image(source)

@@ -1,0 +1,93 @@
+"""What every subcommand shares: exit codes, JSON output, detector loading, argument types.
+
+Kept apart from :mod:`synthcheck.cli` so that subcommands never import the CLI entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def emit_results(results: list[dict[str, Any]], as_json: bool, line: Any,
+                 json_value: Any = None) -> int:
+    """Print per-input results (JSON, or ``line(row)`` per row with errors on stderr).
+
+    Returns the exit code of the per-input contract: 0 when every input succeeded, 2 otherwise.
+    """
+    if as_json:
+        print_json(results if json_value is None else json_value)
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"ERROR  {r['error']}", file=sys.stderr)
+            else:
+                print(line(r))
+    return EXIT_BAD_INPUT if any("error" in r for r in results) else EXIT_OK
+
+
+def load_detector(args: argparse.Namespace):
+    """The torch Detector for ``--checkpoint``/``--device``/``--threshold``."""
+    from ..inference import Detector
+
+    return Detector.from_checkpoint(args.checkpoint, device=args.device, threshold=args.threshold)
+
+
+def load_fast_detector(args: argparse.Namespace):
+    """The ONNX twin when it matches the checkpoint (no torch import), else the torch Detector."""
+    if args.device == "cpu" and not os.environ.get("SYNTHCHECK_NO_ONNX"):
+        try:
+            from ..onnx_fast import OnnxDetector
+        except ImportError:  # onnxruntime not installed: torch it is
+            pass
+        else:
+            fast = OnnxDetector.for_checkpoint(args.checkpoint, threshold=args.threshold)
+            if fast is not None:
+                return fast
+    return load_detector(args)
+
+
+def analysis_options(args: argparse.Namespace, **extra: Any):
+    """The :class:`synthcheck.analysis.AnalysisOptions` of the common CLI flags."""
+    from ..options import AnalysisOptions
+
+    return AnalysisOptions(threshold=args.threshold, band_edges=tuple(getattr(args, "band_edges", (0.2, 0.8))),
+                           seed=getattr(args, "seed", 0), **extra)
+
+
+def threshold_arg(text: str) -> float:
+    """argparse type: a finite threshold in [0, 1]."""
+    from ..options import OptionsError, check_threshold
+
+    try:
+        return check_threshold(text)
+    except OptionsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def seed_arg(text: str) -> int:
+    """argparse type: a seed in [0, 2**32 - 1]."""
+    from ..options import OptionsError, check_seed
+
+    try:
+        return check_seed(text)
+    except OptionsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_detector_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", help="checkpoint file (default: models/synthcheck-default.pt "
+                                        "or $SYNTHCHECK_CHECKPOINT)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
+    p.add_argument("--threshold", type=threshold_arg, default=0.5,
+                   help="p_fake at or above which the model's raw verdict is FAKE (0 to 1)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")

@@ -1,0 +1,104 @@
+"""The domain model a checkpoint carries, with its three verbs: fit, score, judge.
+
+- *fit* (:func:`synthcheck.domain.features.fit_feature_domain`, at training end or by
+  ``synthcheck fit-domain``): a kNN bank of the model's mid-level features, the training data's
+  JPEG trace and each class's greyscale share, stored in the checkpoint as ``feature_domain``.
+- *score* (:meth:`DomainModel.score`, per batch, beside the forward pass): each input's feature
+  distance and JPEG grid residual.
+- *judge* (:meth:`DomainModel.judge`, per input): input-property checks plus the two scores
+  against their thresholds, and the greyscale note; one :class:`DomainCheck`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..imageio import LoadedImage
+from .greyscale import greyscale_advisory
+from .inputs import check_domain
+from .jpeg_trace import describe as describe_jpeg
+from .jpeg_trace import grid_residual
+from .knn import feature_score
+from .result import DomainCheck
+
+
+@dataclass(frozen=True)
+class DomainModel:
+    """A checkpoint's fitted domain check (``fitted`` is its ``feature_domain`` dict, or None
+    for a checkpoint without one: then only the input-property checks apply)."""
+
+    input_size: int
+    class_names: tuple[str, ...] = ("REAL", "FAKE")
+    fitted: dict[str, Any] | None = None
+
+    @property
+    def feature_threshold(self) -> float | None:
+        return float(self.fitted["threshold"]) if self.fitted else None
+
+    @property
+    def jpeg(self) -> dict[str, Any] | None:
+        """The training data's JPEG setting and residual threshold, when the check has one."""
+        return self.fitted.get("jpeg") if self.fitted else None
+
+    @property
+    def greyscale(self) -> dict[str, Any] | None:
+        """Each class's greyscale share in the training data, when the fit recorded it."""
+        return self.fitted.get("greyscale") if self.fitted else None
+
+    def score(self, arrays: np.ndarray, features: np.ndarray | None
+              ) -> tuple[list[float | None], list[float | None]]:
+        """(feature distance, JPEG grid residual) per model-size uint8 input; None where the
+        checkpoint has no such test."""
+        n = len(arrays)
+        dist: list[float | None] = [None] * n
+        residual: list[float | None] = [None] * n
+        if not self.fitted:
+            return dist, residual
+        if self.jpeg:
+            residual = [float(r) for r in grid_residual(arrays, self.jpeg["luma_table"])]
+        if features is not None:
+            dist = [float(d) for d in feature_score(features, self.fitted)]
+        return dist, residual
+
+    def judge(self, loaded: LoadedImage, feature_distance: float | None = None,
+              jpeg_residual: float | None = None) -> DomainCheck:
+        """In domain or not, with one plain sentence per reason, and the advisories."""
+        domain = check_domain(loaded, input_size=self.input_size)
+        limit = self.feature_threshold
+        if limit is not None and feature_distance is not None:
+            _score_test(domain, "feature_distance", "feature_threshold", feature_distance, limit, 4,
+                        f"The model's internal features for this image are unlike its training "
+                        f"images (distance {feature_distance:.3g}, while 99% of validation images "
+                        f"stay under {limit:.3g}).")
+        jpeg = self.jpeg
+        if jpeg and jpeg_residual is not None:
+            thr = float(jpeg["threshold"])
+            _score_test(domain, "jpeg_residual", "jpeg_threshold", jpeg_residual, thr, 3,
+                        f"The image lacks the trace of the {describe_jpeg(jpeg)} compression that "
+                        f"every training image went through (grid residual {jpeg_residual:.3f}, "
+                        f"while 99% of validation images stay under {thr:.3f}), so it was never "
+                        f"compressed like them, or was resized, shifted or re-compressed since.")
+        note = greyscale_advisory(domain.stats.get("mean_chroma"), self.greyscale, self.class_names)
+        if note:
+            domain.advisories.append(note)
+        return domain
+
+
+def _score_test(domain: DomainCheck, key: str, limit_key: str, value: float, limit: float,
+                digits: int, reason: str) -> None:
+    """Record a fitted score and its limit in ``stats``; above the limit the input is out of
+    domain, for ``reason``."""
+    domain.stats[key], domain.stats[limit_key] = round(value, digits), round(limit, digits)
+    if value > limit:
+        domain.in_domain = False
+        domain.reasons.append(reason)
+
+
+def domain_model_of(detector: Any) -> DomainModel:
+    """The :class:`DomainModel` of a detector (torch or ONNX backend)."""
+    names: Sequence[str] = getattr(detector, "class_names", ("REAL", "FAKE"))
+    return DomainModel(int(detector.input_size), tuple(names), getattr(detector, "feature_domain", None))
