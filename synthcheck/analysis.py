@@ -18,6 +18,7 @@ The rule, in plain words:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,9 +26,9 @@ from typing import Any
 from PIL import Image
 
 from .bands import band_for, band_label, decide
-from .detector_base import DECODE_TIMEOUT_S, load_with_timeout
+from .decoding import DECODE_TIMEOUT_S, load_many
 from .domain import DomainCheck
-from .imageio import ImageError, LoadedImage, display_name, load_image
+from .imageio import ImageError, LoadedImage, display_name
 from .options import AnalysisOptions, OptionsError, check_seed, check_threshold
 from .provenance import Provenance, empty_provenance, provenance_summary, read_provenance
 from .tiles import TileGrid, tile_grid
@@ -45,7 +46,8 @@ CONCLUSION_MEANING: dict[str, str] = {
 CONCLUSION_COLOURS: dict[str, str] = {"likely_real": "green", "uncertain": "orange",
                                       "likely_synthetic": "red", "cannot_assess": "gray"}
 _PLACEHOLDER = Image.new("RGB", (1, 1))  # stands in for pixels dropped with keep_images=False
-DEFAULT_BATCH = 64
+DEFAULT_BATCH = 256  # inputs per model call: ONNX Runtime and torch amortise their per-call cost
+MAX_CHUNK_PIXELS = 64_000_000  # ...and a chunk is scored early once its decoded images hold this many pixels
 __all__ = ["CONCLUSIONS", "Analysis", "AnalysisOptions", "OptionsError", "analyze", "analyze_one",
            "check_seed", "check_threshold", "iter_analyze", "records", "summarize"]
 
@@ -265,20 +267,20 @@ def _name_of(source: Source) -> str:
     return display_name(source) if isinstance(source, str) or hasattr(source, "__fspath__") else "<input>"
 
 
-def _open(source: Source, name: str, timeout_s: float) -> LoadedImage:
-    if isinstance(source, LoadedImage):
-        return source
+def _decodable(source: Source, name: str) -> tuple[Any, str | None]:
+    """(what load_image takes, the name to give it) for one source."""
     if isinstance(source, tuple) and len(source) == 2 and isinstance(source[1], (bytes, bytearray)):
-        return load_with_timeout(bytes(source[1]), timeout_s, name=name)
-    return load_with_timeout(source, timeout_s)
+        return bytes(source[1]), name
+    return source, None
 
 
 def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOptions | None = None, *,
                  names: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH,
                  keep_images: bool = True, timeout_s: float | None = None,
                  progress: Callable[[int], None] | None = None) -> Iterator[Analysis]:
-    """Analyses in input order, decoded and scored ``batch_size`` at a time (memory does not
-    grow with the number of inputs). A bad input yields an :class:`Analysis` with ``error``
+    """Analyses in input order, decoded and scored ``batch_size`` at a time, or sooner once the
+    chunk's decoded images hold ``MAX_CHUNK_PIXELS`` (memory does not grow with the number of
+    inputs). A bad input yields an :class:`Analysis` with ``error``
     and never stops the others. ``keep_images=False`` drops the decoded pixels once done."""
     opts = (options or AnalysisOptions()).resolved(detector)
     limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
@@ -297,17 +299,27 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
                 a.loaded = replace(loaded, image=_PLACEHOLDER, raw=None)
             yield a
 
+    names_of: deque[str] = deque()
+
+    def decodable() -> Iterator[tuple[Any, str | None]]:
+        for source in sources:
+            name = next(name_it) if name_it is not None else _name_of(source)
+            names_of.append(name)
+            yield _decodable(source, name)
+
     chunk: list[tuple[str, LoadedImage | None, str | None]] = []
-    for source in sources:
-        name = next(name_it) if name_it is not None else _name_of(source)
-        try:
-            chunk.append((name, _open(source, name, limit), None))
-        except ImageError as exc:
-            chunk.append((name, None, str(exc)))
-        if len(chunk) >= batch_size:
+    pixels = 0
+    for out in load_many(decodable(), limit):
+        name = names_of.popleft()
+        if isinstance(out, ImageError):
+            chunk.append((name, None, str(out)))
+        else:
+            chunk.append((name, out, None))
+            pixels += out.image.width * out.image.height
+        if len(chunk) >= batch_size or pixels >= MAX_CHUNK_PIXELS:
             yield from flush(chunk)
             done += len(chunk)
-            chunk = []
+            chunk, pixels = [], 0
             if progress:
                 progress(done)
     if chunk:
@@ -334,11 +346,3 @@ def records(sources: Iterable[Source], detector: Any, options: AnalysisOptions |
             names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The ``synthcheck predict --json`` records of many inputs, in input order."""
     return [a.to_record() for a in iter_analyze(sources, detector, options, names=names, keep_images=False)]
-
-
-def load_source(source: Source, name: str | None = None) -> LoadedImage:
-    """Decode one source the way :func:`analyze` does; raises :class:`ImageError`."""
-    label = name or _name_of(source)
-    if isinstance(source, tuple) and len(source) == 2:
-        return load_image(bytes(source[1]), name=label)
-    return source if isinstance(source, LoadedImage) else load_image(source)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,18 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from .decoding import DECODE_TIMEOUT_S, load_with_timeout
 from .domain.model import DomainModel, domain_model_of
 from .imageio import (
     ImageError,
     ImageSource,
     LoadedImage,
-    display_name,
     load_image,
     to_model_array,
 )
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
-DECODE_TIMEOUT_S = float(os.environ.get("SYNTHCHECK_DECODE_TIMEOUT", 30))
 DEFAULT_CHECKPOINT_NAME = "synthcheck-default.pt"
 
 
@@ -43,34 +41,6 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def load_with_timeout(source: ImageSource, timeout_s: float, name: str | None = None) -> LoadedImage:
-    """:func:`load_image` in a daemon thread, abandoned (and reported) after ``timeout_s``.
-
-    Whatever goes wrong opening the input is raised as its :class:`ImageError`; only
-    ``KeyboardInterrupt`` and ``SystemExit`` pass through as themselves.
-    """
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["image"] = load_image(source, name=name) if name is not None else load_image(source)
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    shown = name or (display_name(source) if isinstance(source, (str, os.PathLike)) else "<input>")
-    if thread.is_alive():
-        raise ImageError(f"{shown}: took longer than {timeout_s:g} s to open; skipped.")
-    err = box.get("error")
-    if isinstance(err, (ImageError, KeyboardInterrupt, SystemExit)):
-        raise err
-    if err is not None:  # a bug in a decoder must not stop the other inputs
-        raise ImageError(f"{shown}: could not be opened ({type(err).__name__}).") from err
-    return box["image"]
 
 
 @dataclass

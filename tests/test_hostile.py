@@ -80,20 +80,29 @@ def test_predict_many_on_random_bytes(data):
 def test_slow_input_times_out_and_the_rest_still_run(monkeypatch, tmp_path, tiny_detector):
     import time
 
-    from synthcheck import detector_base
+    from synthcheck import decoding
+    from synthcheck.analysis import analyze
     from tests.conftest import image_bytes
 
-    real = detector_base.load_image
+    real = decoding.load_image
     good = tmp_path / "good.png"
     good.write_bytes(image_bytes(np.zeros((8, 8, 3), np.uint8)))
 
-    def slow(src):
+    def slow(src, **kw):
         if str(src).endswith("slow.png"):
             time.sleep(5)
-        return real(src)
+        return real(src, **kw)
 
-    monkeypatch.setattr(detector_base, "load_image", slow)
+    monkeypatch.setattr(decoding, "load_image", slow)
     t0 = time.perf_counter()
     results = tiny_detector.predict_many([tmp_path / "slow.png", good], timeout_s=0.3)
     assert time.perf_counter() - t0 < 3
     assert "took longer than 0.3 s" in results[0][2] and results[1][1] is not None
+    # many inputs on the decode pool: every decode thread stuck on a slow file is replaced,
+    # and every other input is still opened, in order
+    names = [tmp_path / f"{i}slow.png" if i % 7 == 3 else good for i in range(40)]
+    t0 = time.perf_counter()
+    got = analyze(names, tiny_detector, timeout_s=0.3)
+    assert time.perf_counter() - t0 < 15
+    assert [a.error is not None for a in got] == [i % 7 == 3 for i in range(40)]
+    assert all("took longer than 0.3 s" in a.error for a in got if a.error)
