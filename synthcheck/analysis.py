@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from .bands import band_for, band_label, decide
-from .decoding import DECODE_TIMEOUT_S, load_many
+from .decoding import DECODE_TIMEOUT_S, analysis_view, load_many
 from .domain import DomainCheck
 from .imageio import ImageError, LoadedImage, display_name
 from .options import AnalysisOptions, OptionsError, check_seed, check_threshold
@@ -47,7 +48,7 @@ CONCLUSION_COLOURS: dict[str, str] = {"likely_real": "green", "uncertain": "oran
                                       "likely_synthetic": "red", "cannot_assess": "gray"}
 _PLACEHOLDER = Image.new("RGB", (1, 1))  # stands in for pixels dropped with keep_images=False
 DEFAULT_BATCH = 256  # inputs per model call: ONNX Runtime and torch amortise their per-call cost
-MAX_CHUNK_PIXELS = 64_000_000  # ...and a chunk is scored early once its decoded images hold this many pixels
+MAX_CHUNK_PIXELS = 64_000_000  # ...and a chunk is scored early once its images measure this many pixels
 __all__ = ["CONCLUSIONS", "Analysis", "AnalysisOptions", "OptionsError", "analyze", "analyze_one",
            "check_seed", "check_threshold", "iter_analyze", "records", "summarize"]
 
@@ -274,23 +275,46 @@ def _decodable(source: Source, name: str) -> tuple[Any, str | None]:
     return source, None
 
 
+def _reducer(detector: Any, opts: AnalysisOptions, keep_images: bool
+             ) -> Callable[[LoadedImage], tuple[LoadedImage, Any]] | None:
+    """:func:`synthcheck.decoding.analysis_view` for this detector when nothing after scoring
+    needs the full pixels (no kept images, tiles or explanations), else None."""
+    if keep_images or opts.tiles or opts.explain or not hasattr(detector, "predict_arrays"):
+        return None
+    return lambda loaded: analysis_view(loaded, detector)
+
+
 def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOptions | None = None, *,
                  names: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH,
                  keep_images: bool = True, timeout_s: float | None = None,
                  progress: Callable[[int], None] | None = None) -> Iterator[Analysis]:
     """Analyses in input order, decoded and scored ``batch_size`` at a time, or sooner once the
-    chunk's decoded images hold ``MAX_CHUNK_PIXELS`` (memory does not grow with the number of
-    inputs). A bad input yields an :class:`Analysis` with ``error``
-    and never stops the others. ``keep_images=False`` drops the decoded pixels once done."""
+    chunk's inputs measure ``MAX_CHUNK_PIXELS`` (memory does not grow with the number of
+    inputs). A bad input yields an :class:`Analysis` with ``error`` and never stops the others.
+
+    Memory: decoding runs ahead within a pixel budget (:func:`synthcheck.decoding.load_many`).
+    With ``keep_images=False`` and neither tiles nor explanations, each image is reduced in its
+    decode thread, right after decoding, to the model's input and the domain check's small copy
+    (:func:`synthcheck.decoding.analysis_view`: the same results, no full pixels kept); otherwise
+    the full images live until their chunk is scored, and ``keep_images=False`` drops them then.
+    ``progress(n_done)`` is called after each scored chunk.
+    """
     opts = (options or AnalysisOptions()).resolved(detector)
     limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
     name_it = iter(names) if names is not None else None
+    reduce = _reducer(detector, opts, keep_images)
     done = 0
 
-    def flush(chunk: list[tuple[str, LoadedImage | None, str | None]]) -> Iterator[Analysis]:
-        good = [lo for _, lo, _ in chunk if lo is not None]
-        verdicts = iter(detector.predict(good)) if good else iter(())
-        for name, loaded, err in chunk:
+    def flush(chunk: list[tuple[str, LoadedImage | None, Any, str | None]]) -> Iterator[Analysis]:
+        good = [(lo, view) for _, lo, view, _ in chunk if lo is not None]
+        if not good:
+            verdicts: Iterator[Any] = iter(())
+        elif reduce is not None:  # the model's inputs were made in the decode threads
+            verdicts = iter(detector.predict_arrays(np.stack([view for _, view in good]),
+                                                    [(lo.width, lo.height) for lo, _ in good]))
+        else:
+            verdicts = iter(detector.predict([lo for lo, _ in good]))
+        for name, loaded, _, err in chunk:
             if loaded is None:
                 yield Analysis(name, detector.model_name, opts.threshold, opts.band_edges, error=err)
                 continue
@@ -307,15 +331,16 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
             names_of.append(name)
             yield _decodable(source, name)
 
-    chunk: list[tuple[str, LoadedImage | None, str | None]] = []
+    chunk: list[tuple[str, LoadedImage | None, Any, str | None]] = []
     pixels = 0
-    for out in load_many(decodable(), limit):
+    for out in load_many(decodable(), limit, reduce=reduce):
         name = names_of.popleft()
         if isinstance(out, ImageError):
-            chunk.append((name, None, str(out)))
+            chunk.append((name, None, None, str(out)))
         else:
-            chunk.append((name, out, None))
-            pixels += out.image.width * out.image.height
+            loaded, view = out if reduce is not None else (out, None)
+            chunk.append((name, loaded, view, None))
+            pixels += loaded.width * loaded.height  # the original's: the same chunks either way
         if len(chunk) >= batch_size or pixels >= MAX_CHUNK_PIXELS:
             yield from flush(chunk)
             done += len(chunk)

@@ -44,18 +44,22 @@ def analysis_line(a: Any) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .analysis import iter_analyze
+    from .commands.progress import Progress
 
     detector = load_fast_detector(args)
     options = analysis_options(args, tiles=args.tiles)
     records, bad = [], 0
-    for a in iter_analyze(args.paths, detector, options, names=args.paths, keep_images=False):
-        if args.json:
-            records.append(a.to_record())
-        elif a.error:
-            print(f"ERROR  {a.error}", file=sys.stderr)
-        else:
-            print(analysis_line(a), flush=True)
-        bad += a.error is not None
+    with Progress("predict", len(args.paths)) as progress:  # a bar on a terminal's stderr only
+        analyses = iter_analyze(args.paths, detector, options, names=args.paths, keep_images=False)
+        for i, a in enumerate(analyses, 1):
+            if args.json:
+                records.append(a.to_record())
+            elif a.error:
+                progress.write(f"ERROR  {a.error}", file=sys.stderr)
+            else:
+                progress.write(analysis_line(a))
+            bad += a.error is not None
+            progress(i)
     if args.json:
         print_json(records)
     return EXIT_BAD_INPUT if bad else EXIT_OK

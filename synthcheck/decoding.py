@@ -5,6 +5,14 @@ two cores, and a reused thread costs nothing per input (a fresh thread per input
 0.2-0.6 ms, more than decoding a 32x32 JPEG). A decode that runs past its limit is reported as
 that input's error and abandoned with its thread (daemon: it cannot block the interpreter's
 exit); the pool is then replaced, and inputs not yet started move to the new one.
+
+Memory is bounded by decoded pixels, not by the number of inputs: :func:`load_many` keeps at
+most ``LOOKAHEAD`` inputs ahead, and a decode thread starts one of them only while the results
+decoded but not yet taken by the caller hold fewer than ``budget_px`` pixels (else the input
+waits, and is decoded when the caller reaches it). So at most ``budget_px`` pixels plus one
+image per decode thread are alive, whatever the number or size of the inputs. ``reduce`` (e.g.
+:func:`analysis_view`) shrinks each image in the decode thread, right after it is decoded, to
+what its analysis needs, so the full pixels live only while their thread works on them.
 """
 
 from __future__ import annotations
@@ -13,26 +21,95 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
+from .domain.inputs import _ANALYSIS_SIDE
 from .imageio import ImageError, ImageSource, LoadedImage, display_name, load_image
 
 DECODE_TIMEOUT_S = float(os.environ.get("SYNTHCHECK_DECODE_TIMEOUT", 30))
 DECODE_THREADS = max(1, int(os.environ.get("SYNTHCHECK_DECODE_THREADS", min(2, os.cpu_count() or 1))))
 LOOKAHEAD = 32  # inputs submitted ahead of the one being waited for
+# decoded pixels that may wait for the caller (one 64 Mpx photo, or thousands of small images)
+HELD_PIXELS = int(os.environ.get("SYNTHCHECK_DECODE_HELD_PIXELS", 64_000_000))
+
+
+def held_pixels(obj: Any) -> int:
+    """Decoded pixels ``obj`` keeps alive: a LoadedImage's image, an (H, W[, C]) array's H*W,
+    summed over a tuple; 0 for anything else."""
+    if isinstance(obj, LoadedImage):
+        return obj.image.width * obj.image.height
+    if isinstance(obj, np.ndarray):
+        return int(obj.size // (obj.shape[-1] if obj.ndim == 3 else 1))
+    if isinstance(obj, tuple):
+        return sum(held_pixels(o) for o in obj)
+    return 0
+
+
+def domain_copy(image: Image.Image) -> Image.Image:
+    """The nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px per side on which
+    :func:`synthcheck.domain.inputs.colour_stats` works, made the same way it makes it (so the
+    domain check of the copy is the domain check of the image)."""
+    if max(image.size) <= _ANALYSIS_SIDE:
+        return image
+    scale = _ANALYSIS_SIDE / max(image.size)
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                        Image.Resampling.NEAREST)
+
+
+def analysis_view(loaded: LoadedImage, detector: Any) -> tuple[LoadedImage, np.ndarray]:
+    """What an analysis without tiles or explanations needs of a decoded image, computed from
+    the full pixels: the model's input (``detector.to_array``) and ``loaded`` whose ``image`` is
+    only the domain check's copy (:func:`domain_copy`; width, height, hash, bytes and notes are
+    the original's). Every result is the same as from the full image, for a fraction of the
+    memory (a 40 Mpx photo: 120 MB -> 0.2 MB).
+
+    No JPEG draft (DCT-domain) decoding: it changes the pixels of the model's view, and so
+    ``p_fake``; memory is bounded by dropping the full image instead.
+    """
+    view = detector.to_array(loaded)
+    return replace(loaded, image=domain_copy(loaded.image)), view
+
+
+class _Budget:
+    """Decoded pixels of one :func:`load_many` call waiting for its caller."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+        self.lock = threading.Lock()
+
+    def full(self) -> bool:
+        return self.held >= self.limit
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.held += n
+
+    def take(self, n: int) -> None:
+        with self.lock:
+            self.held -= n
 
 
 @dataclass
 class _Job:
     source: Any
     name: str | None
+    reduce: Callable[[LoadedImage], Any] | None = None
+    budget: _Budget | None = None
+    forced: bool = False  # the caller waits for it: decoded whatever the budget holds
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     claimed: bool = False
-    result: LoadedImage | None = None
+    deferred: bool = False  # not started: the budget was full
+    abandoned: bool = False  # the caller gave up on it (timeout, or it stopped reading)
+    result: Any = None
+    pixels: int = 0
     error: BaseException | None = None
+    fault: BaseException | None = None  # raised by ``reduce``: the caller's bug, passed as is
 
     def claim(self) -> bool:
         with self.lock:
@@ -40,6 +117,22 @@ class _Job:
                 return False
             self.claimed = True
             return True
+
+    def abandon(self) -> None:
+        """The caller will not take the result: not started -> never started; done -> uncounted."""
+        with self.lock:
+            self.abandoned = self.claimed = True
+            if self.budget is not None and self.pixels:
+                self.budget.take(self.pixels)
+                self.pixels = 0
+
+    def finish(self, result: Any) -> None:
+        """Store the result and count its pixels against the budget (unless abandoned)."""
+        with self.lock:
+            self.result = result
+            if self.budget is not None and not self.abandoned:
+                self.pixels = held_pixels(result)
+                self.budget.add(self.pixels)
 
 
 class DecodePool:
@@ -56,18 +149,34 @@ class DecodePool:
             job = self._queue.get()
             if job is None:
                 return
-            if not job.claim():
-                continue
-            try:
-                if isinstance(job.source, LoadedImage):  # already decoded: passed through
-                    job.result = job.source
-                else:
-                    job.result = load_image(job.source, name=job.name) if job.name is not None else \
-                        load_image(job.source)
-            except BaseException as exc:  # handed to the waiting thread
-                job.error = exc
-            finally:
-                job.done.set()
+            self._work(job)
+            del job  # an idle thread must not keep the last result alive
+
+    @staticmethod
+    def _work(job: _Job) -> None:
+        if not job.claim():
+            return
+        if job.budget is not None and not job.forced and job.budget.full():
+            job.deferred = True  # started later, when the caller has taken what is held
+            job.done.set()
+            return
+        try:
+            if isinstance(job.source, LoadedImage):  # already decoded: passed through
+                loaded = job.source
+            else:
+                loaded = load_image(job.source, name=job.name) if job.name is not None else \
+                    load_image(job.source)
+        except BaseException as exc:  # handed to the waiting thread
+            job.error = exc
+            job.done.set()
+            return
+        try:
+            job.finish(job.reduce(loaded) if job.reduce is not None else loaded)
+        except BaseException as exc:
+            job.fault = exc
+        finally:
+            del loaded  # with ``reduce``, the full pixels go here, in the decode thread
+            job.done.set()
 
     def submit(self, job: _Job) -> None:
         self._queue.put(job)
@@ -110,10 +219,16 @@ def _shown(job: _Job) -> str:
     return display_name(job.source) if isinstance(job.source, (str, os.PathLike)) else "<input>"
 
 
-def _outcome(job: _Job, timeout_s: float, pending: Iterable[_Job] = ()) -> LoadedImage:
-    if not job.done.wait(timeout_s):
+def _outcome(job: _Job, timeout_s: float, pending: Iterable[_Job] = (),
+             wait_s: float | None = None) -> Any:
+    """The job's result once done; past ``wait_s`` more seconds (default ``timeout_s``) it is
+    abandoned, the pool replaced, and its :class:`ImageError` raised."""
+    if not job.done.wait(timeout_s if wait_s is None else wait_s):
+        job.abandon()
         _replace_pool([j for j in pending if j is not job])
         raise ImageError(f"{_shown(job)}: took longer than {timeout_s:g} s to open; skipped.")
+    if job.fault is not None:
+        raise job.fault
     err = job.error
     if isinstance(err, (ImageError, KeyboardInterrupt, SystemExit)):
         raise err
@@ -135,27 +250,71 @@ def load_with_timeout(source: ImageSource, timeout_s: float = DECODE_TIMEOUT_S,
     return _outcome(job, timeout_s)
 
 
-def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float = DECODE_TIMEOUT_S
-              ) -> Iterator[LoadedImage | ImageError]:
+def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float = DECODE_TIMEOUT_S,
+              *, reduce: Callable[[LoadedImage], Any] | None = None,
+              budget_px: int = HELD_PIXELS) -> Iterator[Any]:
     """Open (source, name) inputs in order, a few ahead on the decode pool; yields each input's
-    :class:`LoadedImage`, or its :class:`ImageError`, never raising for one input."""
+    :class:`LoadedImage` (or what ``reduce`` made of it in the decode thread), or its
+    :class:`ImageError`, never raising for one input.
+
+    At most ``LOOKAHEAD`` inputs are ahead, and their decoding starts only while the results not
+    yet taken hold fewer than ``budget_px`` pixels (:func:`held_pixels`); the input the caller
+    waits for is always decoded. An exception raised by ``reduce`` is the caller's bug and is
+    raised as is. Inputs still ahead when the caller stops reading are never decoded.
+    """
+    budget = _Budget(budget_px)
     window: deque[_Job] = deque()
     it = iter(items)
     exhausted = False
-    while True:
-        while not exhausted and len(window) < LOOKAHEAD:
+
+    def submit(source: Any, name: str | None, forced: bool = False) -> _Job:
+        job = _Job(source, name, reduce, budget, forced)
+        _pool().submit(job)
+        return job
+
+    try:
+        while True:
+            for i in range(len(window)):  # inputs put off while the budget was full
+                if window[i].deferred and not budget.full():
+                    window[i] = submit(window[i].source, window[i].name)
+            while not exhausted and len(window) < LOOKAHEAD and (not window or not budget.full()):
+                try:
+                    source, name = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                window.append(submit(source, name))
+            if not window:
+                return
+            head = window.popleft()
+            wait_s = 0.0  # the time limit is spent waiting here, once
+            if head.done.wait(timeout_s) and head.deferred:  # never started: decode it now
+                head, wait_s = submit(head.source, head.name, forced=True), timeout_s
             try:
-                source, name = next(it)
-            except StopIteration:
-                exhausted = True
-                break
-            job = _Job(source, name)
-            _pool().submit(job)
-            window.append(job)
-        if not window:
-            return
-        job = window.popleft()
-        try:
-            yield _outcome(job, timeout_s, window)
-        except ImageError as exc:
-            yield exc
+                out = _outcome(head, timeout_s, window, wait_s)
+            except ImageError as exc:
+                out = exc
+            budget.take(head.pixels)
+            head.pixels, head.result = 0, None
+            yield out
+            del out
+    finally:
+        for job in window:
+            job.abandon()
+
+
+def decode_for_analysis(data: bytes, name: str, max_pixels: int, max_bytes: int,
+                        input_size: int) -> tuple[LoadedImage, np.ndarray]:
+    """:func:`load_image` then :func:`analysis_view` for a model of ``input_size`` (what
+    ``BaseDetector.to_array`` does), for a worker *process*: the full pixels never reach the
+    caller, and the worker hands their memory back at once. ``raw`` is left out (the caller has
+    the bytes)."""
+    from .imageio import to_model_array
+    from .memory import release_memory
+
+    loaded = load_image(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes)
+    view = to_model_array(loaded.image, input_size)
+    small = replace(loaded, image=domain_copy(loaded.image), raw=None)
+    del loaded
+    release_memory()
+    return small, view

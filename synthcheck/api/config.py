@@ -21,6 +21,9 @@ class Settings:
     case_upload_mb: float = 256.0  # limit on one request adding evidence to a case -> 413
     max_files: int = 32  # files per request -> 413 above
     max_pixels: int = 40_000_000  # per image, checked before decoding -> per-file error
+    heavy_pixels: int = 4_000_000  # an upload whose header declares more pixels is a heavy decode
+    heavy_decodes: int = 2  # heavy decodes at a time, all requests together (the rest queue)
+    header_timeout_s: float = 10.0  # `synthcheck serve`: a request's headers must arrive within this
     allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES  # declared part types -> 415 otherwise
     explain_methods: tuple[str, ...] = ("gradcam", "guided_gradcam")  # allowed ?explain= values
     batch_max_size: int = 64  # images per model call
@@ -43,8 +46,9 @@ class Settings:
         number("threshold", 0.0, 1.0)
         for name in ("max_upload_mb", "case_upload_mb"):
             number(name, 1e-6)
-        for name in ("max_files", "max_pixels", "batch_max_size"):
+        for name in ("max_files", "max_pixels", "batch_max_size", "heavy_pixels", "heavy_decodes"):
             number(name, 1)
+        number("header_timeout_s", 0.01)
         number("batch_max_wait_ms", 0.0)
         number("torch_threads", 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -22,6 +22,7 @@ from .. import __version__
 from ..inference import Detector
 from .batcher import MicroBatcher
 from .config import Settings
+from .heavy import HeavyDecoder
 from .limits import CatchAll, GuardRule, UploadGuard, error_body
 from .routes import api_router
 
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, object]]:
         if settings.torch_threads > 0:
             import torch
 
@@ -66,9 +67,11 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         batcher = MicroBatcher(det.predict_arrays, settings.batch_max_size, settings.batch_max_wait_ms)
         await batcher.start()
         app.state.detector, app.state.batcher, app.state.started = det, batcher, time.monotonic()
+        heavy = HeavyDecoder(settings.heavy_decodes)  # request.state.heavy_decoder: shared
         try:
-            yield
+            yield {"heavy_decoder": heavy}
         finally:
+            heavy.close()
             await batcher.stop()
             app.state.detector = app.state.batcher = None
 

@@ -5,23 +5,27 @@ Handlers stay parse -> call -> schema; everything here takes keyword-only argume
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import warnings
 from typing import Any
 
 import numpy as np
 from fastapi import HTTPException, UploadFile
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from ..analysis import AnalysisOptions, OptionsError, build_analysis, check_threshold
 from ..bands import DEFAULT_EDGES, validate_edges
+from ..decoding import analysis_view
+from ..detector_base import BaseDetector
 from ..imageio import ImageError, LoadedImage, load_image
 from ..inference import Detector
+from ..memory import release_memory
 from .batcher import MicroBatcher
 from .config import GENERIC_TYPES, Settings
-
-INLINE_DECODE_BYTES = 256 * 1024  # smaller files decode on the event loop (faster than a thread hop)
-
+from .heavy import HeavyDecoder
 
 TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
                 "image/x-ms-bmp": "image/bmp", "image/x-bmp": "image/bmp", "image/tif": "image/tiff"}
@@ -49,10 +53,33 @@ def check_uploads(*, files: list[UploadFile], settings: Settings) -> None:
                                      f"{settings.max_upload_mb:g} MB limit.")
 
 
-def _decode(data: bytes, name: str, settings: Settings, detector: Detector) -> tuple[LoadedImage, np.ndarray]:
+def declared_pixels(data: bytes) -> int:
+    """Pixels the file's header declares (read without decoding; 0 when it cannot be read:
+    :func:`load_image` then gives the error)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                return int(img.width) * int(img.height)
+    except Exception:  # not an image, or a header Pillow refuses: not a heavy decode
+        return 0
+
+
+def _decode(data: bytes, name: str, settings: Settings, detector: Detector, reduce: bool = False,
+            heavy: bool = False) -> tuple[LoadedImage, np.ndarray]:
+    """(loaded, model input) for one upload, blocking (run in a worker thread). ``reduce``
+    keeps only what an analysis without tiles or explanations needs
+    (:func:`synthcheck.decoding.analysis_view`); after a heavy one the freed pixels go back to
+    the system (:func:`synthcheck.memory.release_memory`)."""
     loaded = load_image(data, name=name, max_pixels=settings.max_pixels,
                         max_bytes=settings.max_upload_bytes)
-    return loaded, detector.to_array(loaded)
+    if not reduce:
+        return loaded, detector.to_array(loaded)
+    out = analysis_view(loaded, detector)
+    del loaded
+    if heavy:
+        release_memory()
+    return out
 
 
 def _format_allowed(loaded: LoadedImage, settings: Settings) -> bool:
@@ -61,18 +88,35 @@ def _format_allowed(loaded: LoadedImage, settings: Settings) -> bool:
     return fmt in allowed or (fmt == "jpeg" and "jpg" in allowed) or (fmt == "mpo" and "jpeg" in allowed)
 
 
-async def read_and_decode(*, files: list[UploadFile], settings: Settings, detector: Detector
+async def read_and_decode(*, files: list[UploadFile], settings: Settings, detector: Detector,
+                          reduce: bool = False, heavy: HeavyDecoder | None = None
                           ) -> list[tuple[str, LoadedImage | None, np.ndarray | None, str | None]]:
-    """(name, loaded, model array, error) per upload; undecodable files get an error string."""
+    """(name, loaded, model array, error) per upload; undecodable files get an error string.
+
+    No decode runs on the event loop. One whose header declares more than
+    ``settings.heavy_pixels`` pixels first takes one of the server's ``settings.heavy_decodes``
+    slots (``heavy``, shared by all requests), and, when only the analysis view is kept
+    (``reduce``, see :func:`_decode`), runs in one of its worker processes; every other decode
+    runs in a worker thread.
+    """
+    slots = heavy.slots if heavy is not None else asyncio.Semaphore(settings.heavy_decodes)
+    in_process = heavy is not None and reduce and type(detector).to_array is BaseDetector.to_array
     out = []
     for i, f in enumerate(files):
         name = f.filename or f"upload-{i + 1}"
         data = await f.read()
         try:
-            if len(data) <= INLINE_DECODE_BYTES:
-                loaded, arr = _decode(data, name, settings, detector)
+            if declared_pixels(data) <= settings.heavy_pixels:
+                loaded, arr = await run_in_threadpool(_decode, data, name, settings, detector, reduce)
+            elif in_process:
+                async with slots:
+                    loaded, arr = await heavy.decode(data, name, max_pixels=settings.max_pixels,
+                                                     max_bytes=settings.max_upload_bytes,
+                                                     input_size=detector.input_size)
             else:
-                loaded, arr = await run_in_threadpool(_decode, data, name, settings, detector)
+                async with slots:
+                    loaded, arr = await run_in_threadpool(_decode, data, name, settings, detector,
+                                                          reduce, True)
         except ImageError as exc:
             out.append((name, None, None, str(exc)))
             continue
@@ -84,8 +128,6 @@ async def read_and_decode(*, files: list[UploadFile], settings: Settings, detect
 
 
 def png_base64(arr: np.ndarray) -> str:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG", optimize=False)
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -140,7 +182,9 @@ async def verify(*, files: list[UploadFile], explain: str | None, settings: Sett
     except OptionsError as exc:
         raise HTTPException(400, str(exc)) from exc
     check_uploads(files=files, settings=settings)
-    items = await read_and_decode(files=files, settings=settings, detector=detector)
+    items = await read_and_decode(files=files, settings=settings, detector=detector,
+                                  reduce=not opts.tiles and explain is None,
+                                  heavy=getattr(state, "heavy_decoder", None))
     good = [(name, loaded, arr) for name, loaded, arr, err in items if err is None]
     verdicts: list[Any] = []
     mark_submitted(state, batcher)

@@ -10,20 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common import seed_arg
+
+if TYPE_CHECKING:
+    from .progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _progress(verb: str) -> Callable[[int, int], None]:
-    """A progress callback printing ``verb: done/total`` lines on stderr."""
+def _progress(verb: str) -> Progress:
+    """A ``progress(done, total)`` callback: a bar on a terminal's stderr, else one
+    ``verb: done/total`` line on stderr at the end (close it, or use it as a context manager)."""
+    from .progress import Progress
 
-    def report(done: int, total: int) -> None:
-        print(f"{verb}: {done}/{total}" if total else f"{verb}: {done}", file=sys.stderr, flush=True)
-
-    return report
+    return Progress(verb, final_line=True)
 
 
 def _out(args: argparse.Namespace, obj: Any, lines: list[str]) -> None:
@@ -48,8 +50,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     from ..cases import add_images
 
-    report = add_images(args.case, args.paths, actor=args.actor,
-                        progress=None if args.json else _progress("taken in"))
+    with _progress("taken in") as progress:
+        report = add_images(args.case, args.paths, actor=args.actor,
+                            progress=None if args.json else progress)
     lines = [f"added      {a['sha256'][:16]}  {a['name']}" for a in report.added]
     lines += [f"duplicate  {d['sha256'][:16]}  {d['name']} (same bytes as {d['duplicate_of']})"
               for d in report.duplicates]
@@ -70,10 +73,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .common import load_detector
 
     detector = load_detector(args)
-    result = analyze_case(args.case, detector, edges=args.band_edges, tiles=args.tiles, seed=args.seed,
-                          threshold=args.threshold,
-                          only_new=args.only_new, control=not args.no_control, actor=args.actor,
-                          progress=_progress("analysed"))
+    with _progress("analysed") as progress:
+        result = analyze_case(args.case, detector, edges=args.band_edges, tiles=args.tiles,
+                              seed=args.seed, threshold=args.threshold, only_new=args.only_new,
+                              control=not args.no_control, actor=args.actor, progress=progress)
     lines = [_record_line(r) + f"  {r['path']}" for r in result["records"] if "error" not in r]
     cr = result["control_run"]
     if cr is not None:
@@ -163,9 +166,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     detector = load_detector(args)
     methods = [] if args.methods == ["none"] else args.methods
-    result = export_case(args.case, args.out, detector, seed=args.seed, methods=methods, name=args.name,
-                         with_images=args.with_images, actor=args.actor,
-                         progress=_progress("report images"))
+    with _progress("report images") as progress:
+        result = export_case(args.case, args.out, detector, seed=args.seed, methods=methods,
+                             name=args.name, with_images=args.with_images, actor=args.actor,
+                             progress=progress)
     lines = [f"{kind:4s} {f['path']}  sha256 {f['sha256'][:16]}..." for kind, f in result["files"].items()]
     lines.append(f"signed by key {result['fingerprint']}" if result["signed"]
                  else "NOT signed (the signing module is unavailable)")

@@ -64,12 +64,14 @@ def cmd_make(args: argparse.Namespace) -> int:
     from ..reporting.pdf import write_pdf
     from ..reporting.signing import group_fingerprint, public_fingerprint
     from .common import load_detector, print_json
+    from .progress import Progress
 
     detector = load_detector(args)
     _ensure_control_run(detector, args.control_run, args.json)
     methods = [] if args.methods == ["none"] else args.methods
-    report = build_report(args.paths, detector, seed=args.seed, methods=methods,
-                          ela_quality=args.ela_quality, title=args.title)
+    with Progress("report", len(args.paths)) as progress:  # a bar on a terminal's stderr only
+        report = build_report(args.paths, detector, seed=args.seed, methods=methods,
+                              ela_quality=args.ela_quality, title=args.title, progress=progress)
     out = Path(args.out)
     if args.sign:
         files = write_report_bundle(report, out, args.name)

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
+
+
+def start_line(host: str, port: int, detector: Any) -> str:
+    """The one line ``serve`` prints before uvicorn starts: where the API is, which model, where
+    the docs are."""
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    return (f"SynthCheck API on {url} (model {detector.model_name}, checkpoint {detector.path}; "
+            f"docs at {url}/docs)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -12,6 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..api.config import Settings
+    from ..api.header_timeout import header_timeout_protocol
     from ..api.main import create_app
     from ..inference import Detector
 
@@ -19,12 +31,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                  threshold=args.threshold, max_upload_mb=args.max_upload_mb,
                                  max_files=args.max_files, batch_max_wait_ms=args.batch_wait_ms,
                                  batch_max_size=args.batch_max_size,
-                                 torch_threads=args.torch_threads)
+                                 torch_threads=args.torch_threads,
+                                 header_timeout_s=args.header_timeout)
     detector = Detector.from_checkpoint(settings.checkpoint, device=settings.device,
                                         threshold=settings.threshold)
     app = create_app(settings, detector=detector)
+    print(start_line(args.host, args.port, detector), file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+                access_log=args.access_log, http=header_timeout_protocol(settings.header_timeout_s))
     return 0
 
 
@@ -47,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="most images per model call (default 64; 1 = no micro-batching)")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="model threads; 1 leaves a core to the HTTP event loop (default 1, 0 = torch default)")
+    p.add_argument("--header-timeout", type=float, default=None,
+                   help="seconds a client has to send a request's headers before the connection "
+                        "is closed (default 10)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)

@@ -53,11 +53,19 @@ def colour_stats(image: Image.Image) -> tuple[int | None, float, float]:
     colours = img.getcolors(_COUNT_LIMIT)
     n_colours = len(colours) if colours is not None else None
     w, h = img.size
-    chroma = _mean_chroma(img)
-    if w < 2 or h < 2:
-        return n_colours, 0.0, chroma
-    # one 32-bit word per pixel (RGBA with a constant A): neighbour tests are single compares
-    a = np.frombuffer(img.convert("RGBA").tobytes(), dtype=np.uint32).reshape(h, w)
+    if max(w, h) <= _CHROMA_SIDE:  # small (every CIFAKE-sized input): one copy of the pixels serves both
+        rgb = np.frombuffer(img.tobytes(), dtype=np.uint8).reshape(1, h, w, 3)
+        chroma = float(mean_chroma(rgb)[0])
+        if w < 2 or h < 2:
+            return n_colours, 0.0, chroma
+        px = rgb[0].astype(np.uint32)
+        a = px[..., 0] | (px[..., 1] << 8) | (px[..., 2] << 16)
+    else:
+        chroma = _mean_chroma(img)
+        if w < 2 or h < 2:
+            return n_colours, 0.0, chroma
+        # one 32-bit word per pixel (RGBA with a constant A): neighbour tests are single compares
+        a = np.frombuffer(img.convert("RGBA").tobytes(), dtype=np.uint32).reshape(h, w)
     top = a[:-1, :-1]
     flat = np.count_nonzero((a[:-1, 1:] == top) & (a[1:, :-1] == top))
     return n_colours, flat / ((h - 1) * (w - 1)), chroma
