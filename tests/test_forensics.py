@@ -75,12 +75,24 @@ def test_noise_residual() -> None:
         fx.noise_residual(noisy, method="wavelet")
 
 
+def test_fast_median_equals_scipy_reflect_median() -> None:
+    from scipy import ndimage
+
+    rgb = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    for size in (3, 5):
+        want = rgb.astype(np.float32) - ndimage.median_filter(rgb.astype(np.float32), size=(size, size, 1),
+                                                              mode="reflect")
+        assert np.array_equal(fx.noise_residual(rgb, size=size), want)
+
+
 def test_views_and_summary_numbers() -> None:
     rgb = sinusoid(cycles_x=8)
     views = fx.forensic_views(rgb)
-    assert set(views) == {"ela", "spectrum", "noise"}
-    for v in views.values():
-        assert v["image"].dtype == np.uint8 and v["image"].shape == (64, 64, 3)
+    assert list(views) == ["ela", "spectrum", "noise", "jpeg", "double_jpeg", "ghost", "copy_move",
+                           "thumbnail"]
+    for name in ("ela", "spectrum", "noise"):  # pixel views keep the image's size
+        assert views[name]["image"].dtype == np.uint8 and views[name]["image"].shape == (64, 64, 3)
+    assert not views["jpeg"]["is_jpeg"] and not views["double_jpeg"]["applicable"]  # pixels only
     # a periodic pattern is far "peakier" than smooth content
     assert views["spectrum"]["spectral_peakiness"] > fx.forensic_views(
         smooth_photo_like())["spectrum"]["spectral_peakiness"]
@@ -101,6 +113,12 @@ def test_forensics_command(tmp_path, capsys) -> None:
     bad.write_bytes(b"nope")
     assert main(["forensics", str(good), "--out", str(tmp_path / "v"), "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert {"ela", "spectrum", "noise"} <= set(row)
+    assert {"ela", "spectrum", "noise", "jpeg", "ghost", "copy_move", "thumbnail"} <= set(row)
     assert Image.open(row["spectrum"]["png"]).size == (64, 64)
+    assert "png" not in row["jpeg"] and row["jpeg"]["is_jpeg"] is False  # a PNG: no tables
+    jpg = tmp_path / "c.jpg"
+    Image.fromarray(smooth_photo_like(2, 128)).save(jpg, quality=83)
+    assert main(["forensics", str(jpg)]) == 0
+    line = capsys.readouterr().out
+    assert "JPEG q83 4:2:0 baseline, single save" in line and "0 cloned region(s)" in line
     assert main(["forensics", str(good), str(bad)]) == 2
