@@ -69,11 +69,15 @@ def test_cases_page_full_workflow(home) -> None:
         [("a.png", png(1), "image/png"), ("b.png", png(2), "image/png"),
          ("imgs.zip", buf.getvalue(), "application/zip")]).run()
     ok(at.button(key="cases_add").click().run())
-    assert "Added 3 image(s)" in texts(at.success)
+    assert "Added 3 image(s)" in texts(at.success) and "2 refused" in texts(at.success)
     assert "unsafe path" in texts(at.error)
     raw_errors = "\n".join(e.value for e in at.error)
     assert "\\!\\[x\\]\\(http" in raw_errors  # a hostile entry name is shown as text, not an image
-    assert {m.label: m.value for m in at.metric}["Images"] == "3"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "3" and metrics["Refused"] == "2"
+    refused = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert set(refused["name"]) == {"../evil.png", "![x](http:/tracker.example/p.png).png"}  # (normalised)
+    assert not at.file_uploader(key="cases_upload_1").value  # the uploader was emptied
 
     ok(at.button(key="cases_analyze").click().run())
     assert "Analysed 3 image(s)" in texts(at.success)
@@ -91,6 +95,9 @@ def test_cases_page_full_workflow(home) -> None:
     assert "intact" in texts(at.success)
     audit = next(d.value for d in at.dataframe if "action" in d.value.columns)
     assert audit["action"].iloc[0] == "verify" and "image_added" in set(audit["action"])
+    assert "file_refused" in set(audit["action"])
+    ok(at.button(key="cases_note_add").click().run())  # another action: the result stays
+    assert "intact" in texts(at.success)
 
     at.checkbox(key="cases_export_gradcam").uncheck()
     ok(at.button(key="cases_export").click().run())
@@ -104,6 +111,9 @@ def test_cases_page_full_workflow(home) -> None:
     conn.close()
     ok(at.button(key="cases_verify").click().run())
     assert "TAMPERING DETECTED - first broken entry: 5" in texts(at.error)
+    assert "intact" not in texts(at.success)  # the new result replaced the old one
+    ok(at.button(key="cases_verify_dismiss").click().run())
+    assert "TAMPERING DETECTED" not in texts(at.error)
 
 
 def test_cases_page_bad_input_shows_errors_not_exceptions(home) -> None:
@@ -118,3 +128,68 @@ def test_cases_page_bad_input_shows_errors_not_exceptions(home) -> None:
     at.text_input(key="cases_tag_text").input(",")
     ok(at.button(key="cases_tag_apply").click().run())
     assert "no tag given" in texts(at.error)
+
+
+def _case_with_images() -> str:
+    c = cases.create_case("Evidence")
+    cases.add_images(c["id"], [("a.png", png(1)), ("b.png", png(2))])
+    return c["id"]
+
+
+def test_one_image_says_what_the_stored_analysis_says(home, default_detector) -> None:
+    cid = _case_with_images()
+    cases.analyze_case(cid, default_detector, threshold=0.7, edges=(0.1, 0.9), control=False)
+    stored = cases.get_case(cid)["images"][0]["analysis"]["record"]
+    at = page()
+    assert at.selectbox(key="cases_evidence").value is None  # nothing computed until chosen
+    sha = cases.get_case(cid)["images"][0]["sha256"]
+    ok(at.selectbox(key="cases_evidence").select(sha).run())
+    headline = texts(m for m in at.markdown if str(m.value).startswith("### "))
+    assert stored["conclusion_label"] in headline
+    caption = texts(at.caption)
+    assert "The same as the stored analysis" in caption and "threshold 0.7" in caption
+    assert f"raw call {stored['verdict']} at threshold 0.7" in caption  # the record's, not the sidebar's
+    captions = [x.caption for i in at.get("image") for x in i.proto.imgs]
+    assert "Grad-CAM" in captions and any(c.startswith("ela: ") for c in captions)
+    assert any(c.startswith("noise: ") for c in captions)
+    ok(at.button(key="cases_explain").click().run())
+    table = next(d.value for d in at.dataframe if "deletion_auc" in d.value.columns)
+    assert set(table["method"]) == {"gradcam", "gradient_shap", "lime"}
+    assert table["deletion_auc"].notna().all()
+
+
+def test_verify_a_signed_report_from_the_page(home, tiny_detector, tmp_path) -> None:
+    cid = _case_with_images()
+    cases.analyze_case(cid, tiny_detector, control=False)
+    cases.export_case(cid, tmp_path, tiny_detector, methods=[])
+    report = (tmp_path / "report.json").read_bytes()
+    at = page()
+    stored = cases.get_case(cid)["images"][0]
+    ok(at.selectbox(key="cases_evidence").select(stored["sha256"]).run())  # analysed by another model
+    assert stored["analysis"]["record"]["conclusion_label"] in texts(
+        m for m in at.markdown if str(m.value).startswith("### "))
+    assert "the sidebar's model is not the one that made it" in texts(at.caption)
+    ok(at.toggle(key="cases_report_on").set_value(True).run())
+    at.file_uploader(key="cases_report_files").set_value(
+        [("report.json", report, "application/json"), ("a.png", png(1), "image/png"),
+         ("b.png", png(2), "image/png")]).run()
+    ok(at.button(key="cases_report_verify").click().run())
+    assert "signature valid" in texts(at.success)
+    assert "2 of 2 analysed images found in the uploaded images" in texts(at.caption)
+    ok(at.toggle(key="cases_report_on").set_value(False).run())  # the result stays until dismissed
+    assert "signature valid" in texts(at.success)
+    ok(at.button(key="cases_report_dismiss").click().run())
+    assert "signature valid" not in texts(at.success)
+
+    edited = report.replace(b'"title": "Evidence"', b'"title": "Evidencf"')
+    assert edited != report
+    ok(at.toggle(key="cases_report_on").set_value(True).run())
+    at.file_uploader(key="cases_report_files").set_value(
+        [("report.json", edited, "application/json"), ("a.png", png(9), "image/png")]).run()
+    ok(at.button(key="cases_report_verify").click().run())
+    errors = texts(at.error)
+    assert "NOT VERIFIED" in errors and "signature" in errors and "the uploaded images" in errors
+    assert str(tmp_path) not in errors and "/tmp/synthcheck-verify-" not in errors
+    at.file_uploader(key="cases_report_files").set_value([("a.png", png(1), "image/png")]).run()
+    ok(at.button(key="cases_report_verify").click().run())
+    assert "Upload exactly one signed report" in texts(at.error)

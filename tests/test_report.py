@@ -81,7 +81,7 @@ def test_every_section_present(report, detector) -> None:
     for ex in im["explanations"]["methods"].values():
         assert {"deletion_auc", "insertion_auc"} <= set(ex["faithfulness"])
         assert Image.open(io.BytesIO(__import__("base64").b64decode(ex["overlay"]))).format == "PNG"
-    assert set(im["forensics"]) == {"ela", "spectrum", "noise"}
+    assert {"ela", "spectrum", "noise"} <= set(im["forensics"])  # (and any views added since)
     assert "error" in report["images"][2] and "corrupt" in report["images"][2]["error"]
 
 

@@ -35,6 +35,7 @@ EVIDENCE_QUERIES = {
     "notes": "SELECT * FROM notes WHERE case_id = ?",
     "tag_events": "SELECT * FROM tag_events WHERE case_id = ?",
     "control_runs": "SELECT * FROM control_runs WHERE case_id = ?",
+    "refused_files": "SELECT * FROM refused_files WHERE case_id = ?",
 }
 MAX_PROBLEMS = 200  # problems listed per kind (the count is always exact)
 

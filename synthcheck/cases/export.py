@@ -1,8 +1,9 @@
 """``case export``: the signed case report (JSON + HTML + PDF) over a case's stored images.
 
-The report is :func:`synthcheck.reporting.build.build_report` over the images as stored (their original
-names as labels), with a ``case`` section (id, title, notes, tags, the audit head it was built
-at, the case's latest control run) added before :func:`synthcheck.reporting.bundle.write_report_bundle`
+The report is :func:`synthcheck.reporting.build.build_report` over the images as stored (their
+original names as labels) and the files the case refused at intake (with their reasons), with a
+``case`` section (id, title, notes, tags, the audit head it was built at, the intake counts, the
+case's latest control run) added before :func:`synthcheck.reporting.bundle.write_report_bundle`
 signs it. The export is then logged with the SHA-256 of the signed JSON, which ties the report
 and the log to each other: the report names the log's head, the log names the report.
 """
@@ -54,13 +55,34 @@ def _latest_params(case_id: str, home: Path | None) -> dict[str, Any]:
     return json.loads(row["params"]) if row is not None else {}
 
 
+def _hidden_skipped(case_id: str, home: Path | None) -> int:
+    """Hidden files (``.DS_Store``, ``__MACOSX/`` ...) the case's intakes skipped, from the log."""
+    total = 0
+    with opened(home) as conn:
+        for row in conn.execute("SELECT details FROM audit WHERE case_id = ? AND action = 'intake'",
+                                (case_id,)):
+            try:
+                total += int(json.loads(row["details"]).get("hidden_skipped") or 0)
+            except (ValueError, TypeError, AttributeError):
+                continue  # (an altered entry: verify reports it)
+    return total
+
+
+def intake_counts(case: dict[str, Any], home: Path | None = None) -> dict[str, int]:
+    """Every file offered to the case: taken (by name; duplicates included), refused, hidden."""
+    n_names = sum(len(im["names"]) for im in case["images"])
+    return {"n_offered": n_names + len(case["refused"]), "n_taken": n_names,
+            "n_images": case["n_images"], "n_duplicates": n_names - case["n_images"],
+            "n_refused": len(case["refused"]), "hidden_skipped": _hidden_skipped(case["id"], home)}
+
+
 def case_section(case: dict[str, Any], home: Path | None = None) -> dict[str, Any]:
     """What the report says about the case (no per-image analysis rows: those are the report's)."""
     return {"id": case["id"], "title": case["title"], "created_utc": case["created_utc"],
             "created_by": case["created_by"], "tags": case["tags"],
             "notes": [{k: n[k] for k in ("created_utc", "actor", "text")} for n in case["notes"]],
             "audit_head": case["audit_head"], "audit_anchor": latest_anchor(case["id"], home),
-            "control_run": case["control_run"],
+            "control_run": case["control_run"], "intake": intake_counts(case, home),
             "n_images": case["n_images"], "code_version": code_version(),
             "images": [{"sha256": im["sha256"], "names": [n["name"] for n in im["names"]],
                         "sources": sorted({n["source"] for n in im["names"]}), "tags": im["tags"],
@@ -119,7 +141,8 @@ def export_case(case_id: str, out_dir: str | Path, detector: Any, *, seed: int =
     report = build_report(sources, detector, seed=seed, methods=list(methods),
                           title=title or f"SynthCheck case {case['id']}: {case['title']}",
                           control_run=_control_run_full(case_id, home), threshold=threshold,
-                          band_edges=band_edges, progress=(lambda k: progress(k, n)) if progress else None)
+                          band_edges=band_edges, progress=(lambda k: progress(k, n)) if progress else None,
+                          refused=case["refused"])
     report["case"] = case_section(case, home)
     paths = write_report_bundle(report, out, name=name, home=home)
     n_copied = copy_images(case, blobs, out / "images") if with_images else 0
@@ -130,6 +153,7 @@ def export_case(case_id: str, out_dir: str | Path, detector: Any, *, seed: int =
     details = {"out_dir": str(out.resolve()), "files": files, "signed": True,
                "fingerprint": fingerprint, "results_digest": report.get("results_digest"),
                "audit_head_in_report": case["audit_head"], "n_images": n,
+               "n_refused": len(case["refused"]),
                "images_copied": n_copied, "seed": int(seed), "methods": list(methods),
                "model": model_identity(detector)}
     with opened(home) as conn, transaction(conn):

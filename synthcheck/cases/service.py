@@ -8,6 +8,7 @@ audit entries in one transaction, and raises :class:`CaseError` (bad input, one 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -180,7 +181,8 @@ def latest_control_run(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]
 
 
 def get_case(case_id: str, *, home: Path | None = None) -> dict[str, Any]:
-    """Everything about a case: identity, audit head, notes, tags, images with latest analysis."""
+    """Everything about a case: identity, audit head, notes, tags, images with latest analysis
+    and the files refused at intake (:func:`refused_files`)."""
     with opened(home) as conn:
         c = case_row(conn, case_id)
         tags = current_tags(conn, case_id)
@@ -207,14 +209,15 @@ def get_case(case_id: str, *, home: Path | None = None) -> dict[str, Any]:
                            "tags": tags.get(im["id"], []),
                            "notes": by_image.get(im["id"], []),
                            "analysis": analysis_dict(a) if a is not None else None})
+        refused = refused_files(conn, case_id)
         return {"id": c["id"], "title": c["title"], "created_utc": c["created_utc"],
                 "created_by": c["created_by"],
                 "audit_head": {"seq": c["head_seq"], "hash": c["head_hash"]},
                 "tags": tags.get(None, []),
                 "notes": by_image.get(None, []),
-                "n_images": len(images), "n_analysed": len(latest),
+                "n_images": len(images), "n_analysed": len(latest), "n_refused": len(refused),
                 "control_run": latest_control_run(conn, case_id),
-                "images": images}
+                "images": images, "refused": refused}
 
 
 def audit_entries(case_id: str, *, home: Path | None = None) -> list[audit.AuditEntry]:
@@ -282,12 +285,16 @@ def tag(case_id: str, tags: Sequence[str], *, image: str | None = None, remove: 
 # -- intake -------------------------------------------------------------------------------
 @dataclass
 class IntakeReport:
-    """What an intake did: images added, duplicates seen, inputs rejected (with reasons)."""
+    """What an intake did: images added, duplicates seen, inputs refused (with reasons).
+
+    ``rejected`` rows are ``{name, source, reason, bytes, sha256, refused_utc}`` (size and hash
+    when the bytes were read), the same as the case's ``refused_files`` rows.
+    """
 
     case_id: str
     added: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
     hidden_skipped: int = 0
     seconds: float = 0.0
 
@@ -306,14 +313,74 @@ class _Checked:
     height: int
 
 
-def _store_candidate(cand: Candidate, blobs: BlobStore) -> _Checked | Rejection:
+@dataclass
+class _Refused:
+    """An input refused at intake or at decoding, with what is known of its bytes."""
+
+    rejection: Rejection
+    n_bytes: int | None = None
+    sha256: str | None = None
+
+
+def _store_candidate(cand: Candidate, blobs: BlobStore) -> _Checked | _Refused:
     """Validate with :func:`load_image`, then write the blob (idempotent)."""
     try:
         loaded = load_image(cand.data, name=cand.name)
     except ImageError as exc:
-        return Rejection(cand.name, cand.source, str(exc))
+        return _Refused(Rejection(cand.name, cand.source, str(exc)), len(cand.data),
+                        hashlib.sha256(cand.data).hexdigest())
     blobs.put(cand.data, loaded.sha256)
     return _Checked(cand, str(loaded.sha256), loaded.format, loaded.width, loaded.height)
+
+
+def _refused_at_intake(rej: Rejection, upload_sizes: dict[str, int]) -> _Refused:
+    """An intake rejection with its size when known (a whole upload, or the intake says so)."""
+    size = getattr(rej, "size", None)
+    if size is None and rej.source in ("upload", f"upload:{rej.name}"):
+        size = upload_sizes.get(rej.name)
+    return _Refused(rej, size)
+
+
+def _record_refusal(conn: sqlite3.Connection, case_id: str, item: _Refused, actor: str,
+                    report: IntakeReport) -> None:
+    """Insert the ``refused_files`` row and its ``file_refused`` audit entry."""
+    rej, now = item.rejection, audit.now_utc()
+    cur = conn.execute("INSERT INTO refused_files(case_id, name, source, n_bytes, sha256, reason, "
+                       "refused_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (case_id, rej.name, rej.source, item.n_bytes, item.sha256, rej.reason, now))
+    row = {"name": rej.name, "source": rej.source, "reason": rej.reason, "bytes": item.n_bytes,
+           "sha256": item.sha256}
+    audit.append(conn, case_id, "file_refused",
+                 {**row, "refs": [ref(conn, "refused_files", int(cur.lastrowid))]}, actor)
+    report.rejected.append({**row, "refused_utc": now})
+
+
+def refused_files(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
+    """Every file refused at the case's intakes, oldest first: ``refused_files`` rows, then the
+    refusals of intakes made before those rows were kept (read from their audit entries)."""
+    out = [{"name": r["name"], "source": r["source"], "bytes": r["n_bytes"], "sha256": r["sha256"],
+            "reason": r["reason"], "refused_utc": r["refused_utc"], "recorded_in": "refused_files"}
+           for r in conn.execute("SELECT * FROM refused_files WHERE case_id = ? ORDER BY id",
+                                 (case_id,))]
+    for row in conn.execute("SELECT seq, ts, details FROM audit WHERE case_id = ? AND "
+                            "action = 'intake' ORDER BY seq", (case_id,)):
+        try:
+            details = json.loads(row["details"])
+        except ValueError:
+            continue  # (an altered entry: verify reports it)
+        if not isinstance(details, dict) or "refused_recorded" in details:
+            continue
+        listed = [r for r in details.get("rejected") or [] if isinstance(r, dict)]
+        out += [{"name": r.get("name"), "source": r.get("source"), "bytes": None, "sha256": None,
+                 "reason": r.get("reason"), "refused_utc": row["ts"],
+                 "recorded_in": f"audit entry {row['seq']}"} for r in listed]
+        extra = int(details.get("n_rejected") or 0) - len(listed)
+        if extra > 0:
+            out.append({"name": f"({extra} more)", "source": "intake", "bytes": None, "sha256": None,
+                        "reason": f"{extra} more refused files of this intake were counted but not "
+                                  "listed in its audit entry.", "refused_utc": row["ts"],
+                        "recorded_in": f"audit entry {row['seq']}"})
+    return out
 
 
 def _record_image(conn: sqlite3.Connection, case_id: str, item: _Checked, actor: str,
@@ -356,24 +423,28 @@ def add_images(case_id: str, sources: Iterable[Source], *, limits: IntakeLimits 
     """Take in files, folders, ZIPs and ``(name, bytes)`` uploads; originals are never modified.
 
     Images are validated with :func:`synthcheck.imageio.load_image`, stored once by SHA-256 and
-    logged one entry each; rejected inputs are reported (and logged) with their reason.
+    logged one entry each. Every refused input (not an image, unsafe ZIP entry, FIFO, undecodable
+    ...) becomes a ``refused_files`` row with its reason, size and SHA-256 when known, and a
+    ``file_refused`` entry, in input order: every file offered is accounted for.
     """
     t0 = time.perf_counter()
     actor = actor or audit.default_actor()
     sources = list(sources)
+    upload_sizes = {str(s[0]): len(s[1]) for s in sources if isinstance(s, tuple)}
     report, stats, blobs = IntakeReport(case_id), IntakeStats(), BlobStore(home)
     with anchoring(case_id, "intake", actor=actor, home=home), opened(home) as conn:
         case_row(conn, case_id)
-        chunk: list[Candidate] = []
+        chunk: list[Candidate | _Refused] = []
         done = 0
 
         def flush() -> None:
             nonlocal done
-            checked = [_store_candidate(c, blobs) for c in chunk]  # decode + blob outside the lock
+            # decode + blob outside the write lock, then record everything in input order
+            checked = [c if isinstance(c, _Refused) else _store_candidate(c, blobs) for c in chunk]
             with transaction(conn):
                 for item in checked:
-                    if isinstance(item, Rejection):
-                        report.rejected.append(item.to_dict())
+                    if isinstance(item, _Refused):
+                        _record_refusal(conn, case_id, item, actor, report)
                     else:
                         _record_image(conn, case_id, item, actor, report)
             done += len(chunk)
@@ -382,11 +453,10 @@ def add_images(case_id: str, sources: Iterable[Source], *, limits: IntakeLimits 
                 progress(done, 0)
 
         for item in iter_intake(sources, limits, stats):
-            if isinstance(item, Rejection):
-                report.rejected.append(item.to_dict())
-                continue
-            chunk.append(item)
-            if len(chunk) >= INTAKE_CHUNK or sum(len(c.data) for c in chunk) >= INTAKE_CHUNK_BYTES:
+            chunk.append(_refused_at_intake(item, upload_sizes) if isinstance(item, Rejection)
+                         else item)
+            if len(chunk) >= INTAKE_CHUNK or sum(
+                    len(c.data) for c in chunk if isinstance(c, Candidate)) >= INTAKE_CHUNK_BYTES:
                 flush()
         if chunk:
             flush()
@@ -398,5 +468,7 @@ def add_images(case_id: str, sources: Iterable[Source], *, limits: IntakeLimits 
                             for s in sources],
                 "n_added": len(report.added), "n_duplicates": len(report.duplicates),
                 "n_rejected": len(report.rejected), "hidden_skipped": report.hidden_skipped,
-                "rejected": report.rejected[:MAX_LOGGED_REJECTIONS]}, actor)
+                "refused_recorded": True,  # each refusal has its own row and entry above
+                "rejected": [{k: r[k] for k in ("name", "source", "reason")}
+                             for r in report.rejected[:MAX_LOGGED_REJECTIONS]]}, actor)
     return report

@@ -5,6 +5,12 @@ API and the CLI can work on it at once. Evidence tables are append-only: SQLite 
 UPDATE and DELETE on them (defence in depth; :mod:`synthcheck.cases.check` still detects edits
 made with the triggers dropped). Images live outside the database, content-addressed by SHA-256
 under ``<home>/blobs/ab/cdef...``, written once (temp file, fsync, atomic rename, read-only).
+Files refused at intake are rows of ``refused_files`` (name, source, size and SHA-256 when known,
+reason, time), so every file offered to a case is accounted for, taken or not.
+
+Migrations: every statement of :data:`SCHEMA` is ``IF NOT EXISTS``, so running it over a database
+of an older :data:`SCHEMA_VERSION` adds what that version lacks (version 2 added
+``refused_files``) and leaves existing rows alone.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from ..home import synthcheck_home
 
 DB_NAME = "cases.sqlite3"
 BLOB_DIR = "blobs"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 1: first release; 2: + refused_files
 BUSY_TIMEOUT_MS = 30_000
 # Tables whose rows are evidence: never updated or deleted once written.
-APPEND_ONLY = ("audit", "images", "image_names", "analyses", "notes", "tag_events", "control_runs")
+APPEND_ONLY = ("audit", "images", "image_names", "analyses", "notes", "tag_events", "control_runs",
+               "refused_files")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,12 +103,22 @@ CREATE TABLE IF NOT EXISTS control_runs(
     model_sha256 TEXT,
     ok INTEGER,
     result TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS refused_files(
+    id INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    n_bytes INTEGER,
+    sha256 TEXT,
+    reason TEXT NOT NULL,
+    refused_utc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS images_case ON images(case_id);
 CREATE INDEX IF NOT EXISTS names_image ON image_names(image_id);
 CREATE INDEX IF NOT EXISTS analyses_case ON analyses(case_id, image_id);
 CREATE INDEX IF NOT EXISTS notes_case ON notes(case_id);
 CREATE INDEX IF NOT EXISTS tags_case ON tag_events(case_id);
 CREATE INDEX IF NOT EXISTS control_case ON control_runs(case_id);
+CREATE INDEX IF NOT EXISTS refused_case ON refused_files(case_id);
 CREATE TRIGGER IF NOT EXISTS cases_identity_fixed BEFORE UPDATE OF id, title, created_utc, created_by
     ON cases BEGIN SELECT RAISE(ABORT, 'a case''s identity cannot be changed'); END;
 CREATE TRIGGER IF NOT EXISTS cases_no_delete BEFORE DELETE ON cases
@@ -142,10 +159,11 @@ def connect(home: Path | None = None) -> sqlite3.Connection:
 
 
 def _ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create tables and triggers once (cheap check of the version row afterwards)."""
+    """Create (or migrate up to :data:`SCHEMA_VERSION`) tables and triggers once; afterwards a
+    cheap check of the version row. A database of a newer version is left as it is."""
     try:
         row = conn.execute("SELECT value FROM schema_info WHERE key = 'version'").fetchone()
-        if row is not None and row[0] == SCHEMA_VERSION:
+        if row is not None and row[0].isdigit() and int(row[0]) >= int(SCHEMA_VERSION):
             return
     except sqlite3.OperationalError:  # no schema_info yet: a new database
         pass

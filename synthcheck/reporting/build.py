@@ -25,7 +25,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ def image_entry(a: Analysis, detector: Any, *, ela_quality: int = 90) -> dict[st
     entry["explanations"] = _explanations(a.explanations, model_input)
     views = forensic_views(loaded, quality=ela_quality)
     entry["forensics"] = {name: {**{k: v for k, v in view.items() if k != "image"},
-                                 "picture": display_png(view["image"])}
+                                 "picture": None if view["image"] is None else display_png(view["image"])}
                           for name, view in views.items()}
     return entry
 
@@ -206,13 +206,16 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
                  explain_options: dict[str, dict[str, Any]] | None = None, ela_quality: int = 90,
                  created_utc: str | None = None, control_run: dict[str, Any] | None = None,
                  threshold: float | None = None, band_edges: Sequence[float] = DEFAULT_EDGES,
-                 progress: Any = None) -> dict[str, Any]:
+                 progress: Any = None, refused: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Analyse every source (:func:`synthcheck.analysis.iter_analyze`) and assemble the report.
 
     A source is a path, raw bytes, a ``(name, bytes)`` upload or a LoadedImage (no EXIF then).
     ``control_run`` is a saved :func:`synthcheck.selfcheck.run_selfcheck` result (e.g. a case's
     latest); by default the installation's latest one is shown, with plain words on whether it
     is from the report's day and model. ``progress(n_done)`` is called after each image.
+    ``refused`` lists the files offered but refused before analysis (a case's ``refused_files``):
+    they are counted in the summary (``n_refused``) and listed with their reasons, so the report
+    accounts for every file offered.
     """
     if isinstance(sources, (str, os.PathLike, bytes)):
         sources = [sources]
@@ -236,12 +239,22 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
         "software": software_versions(),
         "model": model,
         "limits": model_limits(detector),
-        "summary": summarize(im["record"] if "record" in im else {"error": im["error"]} for im in images),
+        "summary": {**summarize(im["record"] if "record" in im else {"error": im["error"]}
+                                for im in images), "n_refused": len(refused)},
         "images": images,
+        "refused": [refused_entry(r) for r in refused],
         "control_run": _control_run(detector, created_utc, control_run),
     }
     report["results_digest"] = _digest({"settings": settings, "model": model, "images": images})
     return report
+
+
+REFUSED_FIELDS = ("name", "source", "bytes", "sha256", "reason", "refused_utc", "recorded_in")
+
+
+def refused_entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One refused file as the report lists it (missing fields are None)."""
+    return {k: row.get(k) for k in REFUSED_FIELDS}
 
 
 def _control_run(detector: Any, created_utc: str, run: dict[str, Any] | None) -> dict[str, Any]:

@@ -121,10 +121,18 @@ class ReportPDF(FPDF):
         self.set_text_color(0, 0, 0)
 
     # -- building blocks -------------------------------------------------------------------
-    def heading(self, text: str, size: float = 14, keep_with: float = 25) -> None:
-        """A bold heading, moved to a new page unless ``keep_with`` mm fit below it."""
+    def heading(self, text: str, size: float = 14, keep_with: float = 25, rule: bool = False) -> None:
+        """A bold heading (``rule``: under a line across the page), moved to a new page unless
+        ``keep_with`` mm fit below it."""
         if self.get_y() + size * 0.6 + keep_with > self.h - 18:
             self.add_page()
+        if rule and self.get_y() > self.t_margin + 1:
+            self.set_draw_color(68, 68, 68)
+            self.set_line_width(0.6)
+            self.line(MARGIN, self.get_y() + 2, PAGE_W - MARGIN, self.get_y() + 2)
+            self.set_line_width(0.2)
+            self.set_draw_color(0, 0, 0)
+            self.ln(3)
         self.ln(2)
         self.set_font(self.family, "B", size)
         self.multi_cell(0, size * 0.5, self.t(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -219,6 +227,9 @@ def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> 
     soft, settings = report.get("software") or {}, report.get("settings") or {}
     pdf.para(f"Created {meta.get('created_utc')} (UTC) - report format v{meta.get('version')} - "
              f"SynthCheck {soft.get('synthcheck')} - seed {settings.get('seed')}", 8, colour=(90, 90, 90))
+    case = report.get("case") if isinstance(report.get("case"), dict) else None
+    images = report.get("images") or []
+    _summary(pdf, report, case, images)
 
     if sig:
         pdf.heading("Signature", 12)
@@ -233,19 +244,8 @@ def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> 
     else:
         pdf.para("This report is not signed.", 9, colour=(150, 40, 30))
 
-    case = report.get("case")
-    if isinstance(case, dict):
-        pdf.heading("Case", 12)
-        rows = [("Case", f"{case.get('id')}: {case.get('title')}")]
-        if case.get("created_utc"):
-            rows.append(("Opened", f"{case['created_utc']} by {case.get('created_by') or '-'}"))
-        if case.get("tags"):
-            rows.append(("Tags", ", ".join(map(str, case["tags"]))))
-        if case.get("audit_head"):
-            rows.append(("Audit log head", case["audit_head"]))
-        rows += [(f"Note {n.get('created_utc', '')}", f"{n.get('actor', '')}: {n.get('text', '')}")
-                 for n in case.get("notes") or [] if isinstance(n, dict)]
-        pdf.rows(rows, (40, CONTENT_W - 40))
+    if case is not None:
+        _case(pdf, case, bundle)
 
     cr = report.get("control_run") or {}
     pdf.heading("Control run", 12)
@@ -263,13 +263,36 @@ def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> 
               ("Recorded test accuracy", f"{_pct(test.get('accuracy'))} on {test.get('n_images', '-')} images")],
              (45, CONTENT_W - 45))
 
+    pdf.heading("Limits of this analysis", 12)
+    for line in report.get("limits") or []:
+        pdf.para(f"- {line}", 8)
+
+    if "refused" in report:
+        _refused(pdf, report.get("refused") or [])
+    for i, im in enumerate(images, start=1):
+        _image_pages(pdf, i, im, model)
+    out = pdf.output()
+    return bytes(out)
+
+
+def _summary(pdf: ReportPDF, report: dict[str, Any], case: dict[str, Any] | None,
+             images: list[Any]) -> None:
+    """The conclusions first: counts in words, what was offered and refused, one row per image."""
     summ = report.get("summary") or {}
     pdf.heading("Summary", 12)
+    n_refused = summ.get("n_refused") or 0
     pdf.para(f"{summ.get('n_images', 0)} images, {summ.get('n_analysed', 0)} analysed: "
-             f"{counts_phrase(summ)} (outside the training domain), {summ.get('n_errors', 0)} unreadable. "
+             f"{counts_phrase(summ)} (outside the training domain), {summ.get('n_errors', 0)} unreadable"
+             f"{f'; {n_refused} file(s) refused at intake (listed below with their reasons)' if n_refused else ''}. "
              f"Results digest {report.get('results_digest', '-')}.")
+    intake = (case or {}).get("intake")
+    if isinstance(intake, dict):
+        hidden = intake.get("hidden_skipped") or 0
+        pdf.para(f"{intake.get('n_offered')} file(s) offered to the case: {intake.get('n_taken')} taken "
+                 f"({intake.get('n_images')} distinct images, {intake.get('n_duplicates')} duplicates), "
+                 f"{intake.get('n_refused')} refused"
+                 + (f"; {hidden} hidden file(s) (such as .DS_Store) skipped." if hidden else "."), 8)
     table = [("#", "File", "SHA-256", "Conclusion", "Model score", "Raw call")]
-    images = report.get("images") or []
     for i, im in enumerate(images, start=1):
         inp = im.get("input") or {}
         if "error" in im:
@@ -278,23 +301,75 @@ def render_pdf(report: dict[str, Any], bundle: dict[str, Any] | None = None) -> 
             v, c = im.get("verdict") or {}, im.get("conclusion") or {}
             score = _fmt(v.get("p_fake")) + ("" if c.get("score_reliable") else " (unreliable)")
             table.append((i, inp.get("path"), inp.get("sha256"), c.get("label"), score, v.get("verdict")))
-    pdf.rows(table, (7, 45, 60, 17, 35, CONTENT_W - 164), header=True, size=7)
+    pdf.rows(table, (7, 45, 60, 24, 30, CONTENT_W - 166), header=True, size=7)
 
-    pdf.heading("Limits of this analysis", 12)
-    for line in report.get("limits") or []:
-        pdf.para(f"- {line}", 8)
 
-    for i, im in enumerate(images, start=1):
-        _image_pages(pdf, i, im, model)
-    out = pdf.output()
-    return bytes(out)
+def audit_rows(case: dict[str, Any]) -> list[tuple[str, str]]:
+    """The audit head the report was built at and the latest signed anchor, as table rows."""
+    head, anchor = case.get("audit_head"), case.get("audit_anchor")
+    if not isinstance(head, dict):  # (an older or hand-made report: shown as it is)
+        return [("Audit log head", str(head))] if head else []
+    anchor = anchor if isinstance(anchor, dict) else {}
+    rows = [("Last entry", f"#{head.get('seq')}"), ("Its hash (SHA-256 chain)", str(head.get("hash")))]
+    if not anchor:
+        return rows + [("Signed anchor", "none on record")]
+    same = anchor.get("seq") == head.get("seq") and anchor.get("hash") == head.get("hash")
+    gap = (head["seq"] - anchor["seq"]) if all(isinstance(x.get("seq"), int) for x in (head, anchor)) else "?"
+    rows += [("Latest signed anchor", f"entry #{anchor.get('seq')} "
+              + ("(the same entry: the head is vouched for)" if same else f"(the head is {gap} entries past it)")),
+             ("Anchor hash", str(anchor.get("hash"))),
+             ("Anchored", f"{anchor.get('anchored_utc')} (UTC)"
+              + (f", after a {anchor['session']} session" if anchor.get("session") else "")
+              + (f" by {anchor['actor']}" if anchor.get("actor") else ""))]
+    asig = anchor.get("signature") if isinstance(anchor.get("signature"), dict) else {}
+    if asig.get("fingerprint"):
+        from .signing import group_fingerprint
+
+        rows.append(("Anchor signed by key", group_fingerprint(str(asig["fingerprint"]))))
+    return rows
+
+
+def _case(pdf: ReportPDF, case: dict[str, Any], bundle: dict[str, Any]) -> None:
+    """Case identity, notes and the audit head as readable tables."""
+    pdf.heading("Case", 12)
+    rows = [("Case", f"{case.get('id')}: {case.get('title')}")]
+    if case.get("created_utc"):
+        rows.append(("Opened", f"{case['created_utc']} by {case.get('created_by') or '-'}"))
+    if case.get("tags"):
+        rows.append(("Tags", ", ".join(map(str, case["tags"]))))
+    rows += [(f"Note {n.get('created_utc', '')}", f"{n.get('actor', '')}: {n.get('text', '')}")
+             for n in case.get("notes") or [] if isinstance(n, dict)]
+    pdf.rows(rows, (40, CONTENT_W - 40))
+    audit = audit_rows(case)
+    if audit:
+        pdf.heading("Audit log at the time of this report", 10)
+        pdf.rows(audit, (40, CONTENT_W - 40))
+        pdf.para(f"Check the case's log against this head with `synthcheck case verify {case.get('id')} "
+                 f"--report {bundle.get('json_file') or 'REPORT.json'}`.", 8, colour=(90, 90, 90))
+
+
+def _refused(pdf: ReportPDF, refused: list[Any]) -> None:
+    """The files offered but refused at intake, each with its reason."""
+    pdf.heading("Files refused at intake", 12)
+    if not refused:
+        pdf.para("No file was refused.", 8, colour=(90, 90, 90))
+        return
+    pdf.para("These files were offered but not taken into the case, so they were not analysed; each "
+             "was recorded with its reason when it was refused.", 8)
+    rows = [("#", "File", "Source", "Size", "SHA-256", "Reason", "Refused (UTC)")]
+    for i, f in enumerate((f for f in refused if isinstance(f, dict)), start=1):
+        size = f"{f['bytes']:,} B" if isinstance(f.get("bytes"), int) else "-"
+        rows.append((i, f.get("name"), f.get("source"), size, f.get("sha256") or "-", f.get("reason"),
+                     str(f.get("refused_utc") or "-")[:19].replace("T", " ")))
+    pdf.rows(rows, (6, 34, 26, 14, 30, CONTENT_W - 130, 20), header=True, size=6.5)
 
 
 def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, Any]) -> None:
     """One image's section: file, verdict, pictures, provenance, tiles, explanations, forensics."""
     inp = im.get("input") or {}
-    pdf.add_page()
-    pdf.heading(f"Image {i}: {inp.get('path')}", 13)
+    # A new page only when the heading, file table and conclusion would not fit: a forced page
+    # per image left the page before it mostly blank whenever a section ran a little over.
+    pdf.heading(f"Image {i}: {inp.get('path')}", 13, keep_with=70, rule=True)
     if "error" in im:
         pdf.para(f"This file could not be analysed: {im.get('error')}", 9, colour=(170, 40, 30))
         return
@@ -368,7 +443,43 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
         pdf.heading("Classical forensic views", 10, keep_with=55)
         pdf.pictures([(_picture((fz.get(k) or {}).get("picture")), cap) for k, cap in
                       (("ela", "Error level analysis"), ("spectrum", "Fourier spectrum (log)"),
-                       ("noise", "Noise residual"))])
+                       ("noise", "Noise residual"), ("ghost", "JPEG ghosts (dark = changes least)"),
+                       ("copy_move", "Copy-move: source green, copy red"),
+                       ("thumbnail", "EXIF thumbnail | image | difference"))])
+        facts = _forensic_facts(fz)
+        if facts:
+            pdf.rows(facts, (36, CONTENT_W - 36), size=7)
+
+
+def _forensic_facts(fz: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row per finding of the JPEG, double-save, ghost, copy-move and thumbnail views."""
+    jp, dq, gh, cm, th = (fz.get(k) if isinstance(fz.get(k), dict) else {}
+                          for k in ("jpeg", "double_jpeg", "ghost", "copy_move", "thumbnail"))
+    rows = []
+    if jp:
+        rows.append(("JPEG structure", (
+            f"estimated quality {jp.get('quality')} ({jp.get('encoder')}); {jp.get('subsampling')} "
+            f"chroma; {'progressive' if jp.get('progressive') else 'baseline'}")
+            if jp.get("is_jpeg") else str(jp.get("note"))))
+        for tid, table in (jp.get("tables") or {}).items():
+            rows.append((f"Quantisation table {tid}", " ".join(map(str, table))))
+    if dq:
+        rows.append(("Double compression", str(dq.get("note")) if not dq.get("applicable") else
+                     f"likely saved twice; earlier quality about {dq.get('earlier_quality')}"
+                     if dq.get("double") else "no sign of an earlier JPEG save"))
+    if gh:
+        ghosts = ", ".join(f"q{q} ({_pct(s)} of tiles)" for q, s in gh.get("ghosts") or [])
+        own = f"regions with their own minimum: {ghosts}" if ghosts else "no region with its own minimum"
+        rows.append(("JPEG ghosts", f"least change at quality {gh.get('min_quality')}; {own}"))
+    if cm:
+        clones = "; ".join(f"[{', '.join(map(str, c.get('source', [])))}] -> "
+                           f"[{', '.join(map(str, c.get('target', [])))}], {c.get('matches')} matches"
+                           for c in cm.get("clones") or [])
+        rows.append(("Copy-move", f"{cm.get('n_clones', 0)} cloned region(s)"
+                     + (f": {clones}" if clones else "")))
+    if th:
+        rows.append(("EXIF thumbnail", str(th.get("message"))))
+    return rows
 
 
 def write_pdf(report: dict[str, Any], path: str | os.PathLike, bundle: dict[str, Any] | None = None) -> Path:
