@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui_shared
 
-st.set_page_config(page_title="SynthCheck", page_icon=":material/policy:", layout="wide")
+st.set_page_config(page_title="SynthCheck", page_icon="🔎", layout="wide")
 
 pages = [
     st.Page("pages/analyze.py", title="Analyze", icon=":material/image_search:", default=True),

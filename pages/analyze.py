@@ -7,10 +7,9 @@ from synthcheck.bands import band_label
 from synthcheck.metadata import read_exif, summary
 
 st.title("Analyze images")
-st.caption("Upload one or many images. Each gets a conclusion (likely real, uncertain, likely "
-           "synthetic, or cannot assess when the image is unlike the training data), the model's "
-           "score at the sidebar threshold, its SHA-256, size and format, EXIF, a Grad-CAM heat "
-           "map and, for large images, a grid of scores over native-resolution patches.")
+st.caption("Each image gets its conclusion first (likely real, uncertain, likely synthetic, or "
+           "cannot assess when it is unlike the training data), then why, the model's score, a "
+           "Grad-CAM heat map, native-resolution tiles, provenance and EXIF.")
 
 model = ui_shared.require_model()
 det = model.detector
@@ -24,15 +23,17 @@ results = ui_shared.analyze_uploads(model, [(f.name, f.getvalue()) for f in file
 
 for res in results:
     with st.container(border=True):
-        st.subheader(res.name)
+        st.markdown(f"**{res.name}**")
         if not res.ok:
             st.error(f"Cannot analyse this file: {res.error}")
             continue
         li = res.loaded
-        verdict_col, pictures_col = st.columns([1, 1.2], gap="medium")
+        # The verdict gets the wider column so its headline and reason stay in the first screen
+        # at 1280 x 720; the two small pictures share the rest and scale with it.
+        verdict_col, pictures_col = st.columns([1.25, 1], gap="medium")
         with verdict_col:
             ui_shared.headline(res)
-            st.progress(float(res.p_fake), text=f"p_fake = {res.p_fake:.3f}"
+            st.progress(float(res.p_fake), text=f"p_fake {res.p_fake:.3f}"
                         + ("" if res.score_reliable else " (unreliable here)"))
             if res.domain.reasons:
                 with st.expander(f"Why the model cannot judge this image ({len(res.domain.reasons)})",

@@ -1,4 +1,5 @@
-"""Explain: Grad-CAM, SHAP and LIME side by side, with faithfulness, timings and agreement."""
+"""Explain: each method's map with its colour bar, whether it beats a random map (in words and
+deletion/insertion curves), timings, and how far the methods agree."""
 
 import json
 import time
@@ -9,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui_shared
+from synthcheck.explain.metrics import verdicts
 
 st.title("Explain a verdict")
 model = ui_shared.require_model()
@@ -82,42 +84,52 @@ if not analysis.score_reliable:
     st.caption("The maps below explain a score the model cannot be trusted on for this image.")
 st.markdown(f"**{Path(name).name}** · explaining **{resolved}** · {len(methods)} methods in "
             f"{elapsed:.2f} s")
-# One light PNG per panel (the Plotly figure ships ~1 MB of pixel JSON to the browser).
-side = ui_shared.DISPLAY_SIDE * 3 // 4
-up = max(1, side // det.input_size)
-panels = st.columns(1 + len(report.explanations))
-panels[0].image(ui_shared.enlarge(report.image, side), caption="input", width=side)
-for col, (m, e) in zip(panels[1:], report.explanations.items(), strict=True):
-    cmap = getattr(visual, "SIGNED_CMAP", "RdBu_r") if e.signed else "jet"
-    col.image(visual.overlay(report.image, e.map, alpha=0.5, cmap=cmap, upscale=up),
-              caption=f"{m} · {e.seconds * 1e3:.0f} ms", width=side)
-st.caption("Every map is scaled the same way: 0 to its own maximum for unsigned maps (jet: blue "
-           "low, red high), or ± its largest magnitude for signed maps (red: evidence for the "
-           "target class, blue: against it).")
+# One light PNG per panel (the Plotly figure ships ~1 MB of pixel JSON to the browser), in cards
+# that wrap so five methods never overflow; each map has its own colour bar.
+PANEL = 240  # px: three panels a row at 1280 x 720, five at 1920 x 1080
+up = max(1, ui_shared.DISPLAY_SIDE // det.input_size)
+faith = report.faithfulness or {}
+cells = ui_shared.cards(1 + len(report.explanations), width=PANEL, gap="small")
+cells[0].image(ui_shared.enlarge(report.image), caption="input", width="stretch")
+for col, (m, e) in zip(cells[1:], report.explanations.items(), strict=True):
+    col.image(visual.overlay(report.image, e.map, alpha=0.5, cmap=visual.cmap_for(e.signed), upscale=up),
+              caption=f"{m} · {e.seconds * 1e3:.0f} ms", width="stretch")
+    col.image(visual.colour_bar(e, width=PANEL), width="stretch")
+    call = verdicts.faithfulness_call(faith.get(m))
+    if call:
+        col.markdown(f":{verdicts.CALL_COLOURS[call]}-badge[{verdicts.CALLS[call]}]")
+st.caption("Unsigned maps (jet) run from 0, no evidence, to their own maximum, the strongest "
+           "evidence for the target; signed maps (blue-white-red) run over ± their largest magnitude, "
+           "red for the target class, blue against it, white 0.")
 
 st.subheader("Faithfulness and cost")
+if faith:
+    st.markdown("\n".join(f"- {verdicts.faithfulness_sentence(m, faith.get(m))}"
+                           for m in report.explanations))
 rows = []
 for m, e in report.explanations.items():
-    f = (report.faithfulness or {}).get(m, {})
+    f = faith.get(m, {})
+    call = verdicts.faithfulness_call(f)
     rows.append({"method": m, "deletion AUC ↓": f.get("deletion_auc"),
                  "random deletion": f.get("random_deletion_auc"),
                  "insertion AUC ↑": f.get("insertion_auc"),
                  "random insertion": f.get("random_insertion_auc"),
-                 "beats random": (f.get("deletion_auc", 1) < f.get("random_deletion_auc", 0)
-                                  and f.get("insertion_auc", 0) > f.get("random_insertion_auc", 1))
-                 if f else None,
+                 "against random": verdicts.CALLS.get(call or "", None),
                  "seconds": round(e.seconds, 3), "model evals": e.model_evals})
 st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
 st.caption("Deletion: remove the most important pixels first; a faithful map makes the target "
            "probability fall faster than a random order (lower AUC). Insertion: the reverse.")
 
+curves = [(m, f) for m, f in faith.items() if "deletion_curve" in f]
+if curves:
+    st.subheader("Deletion and insertion curves")
+    for col, (m, f) in zip(ui_shared.cards(len(curves), width=380, gap="small"), curves, strict=True):
+        col.plotly_chart(visual.curves_figure(m, f, report.target), key=f"explain_curves_{m}")
+
 agree = {k: v for k, v in (report.agreement or {}).items() if isinstance(v, dict)}
 if len(methods) > 1 and agree:
     st.subheader("Agreement between methods")
-    k = (report.agreement or {}).get("k")
-    st.caption("Spearman rank correlation of the maps, and overlap (IoU) of their top "
-               f"{k:.0%} pixels. Empty cells: a constant map has no ranking." if isinstance(k, float)
-               else "Spearman rank correlation and top-k overlap (IoU) of the maps.")
+    st.markdown(verdicts.agreement_sentence(report.agreement))
     cols = st.columns(len(agree))
     for col, (kind, mat) in zip(cols, agree.items(), strict=False):
         names = list(mat)
@@ -126,5 +138,6 @@ if len(methods) > 1 and agree:
                                  colorscale="RdBu" if kind == "spearman" else "Blues",
                                  text=[[f"{v:.2f}" if v is not None else "" for v in r] for r in z],
                                  texttemplate="%{text}"))
-        h.update_layout(title=kind, height=320, margin={"t": 40, "b": 10})
+        h.update_layout(title="Spearman (rank similarity)" if kind == "spearman"
+                        else "IoU of the top pixels", height=360, margin={"t": 40, "b": 10})
         col.plotly_chart(h, key=f"explain_agree_{kind}")

@@ -19,6 +19,8 @@ from synthcheck.curves import (
 )
 from synthcheck.evaluate import compute_metrics
 
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}  # never squeezes a curve
+
 st.title("Metrics")
 model = ui_shared.require_model()
 det = model.detector
@@ -95,16 +97,19 @@ if clicked and clicked != st.session_state.get("metrics_last_click"):
     st.session_state["metrics_cell"] = clicked  # a click on the heatmap chooses the cell
 st.session_state["metrics_last_click"] = clicked
 cells = confusion_cells(y, p, thr)
-cell = right.selectbox("Show the images in cell", CELLS, index=1,
-                       format_func=lambda c: f"{c}: {CELL_LABELS[c]} ({len(cells[c])})",
-                       key="metrics_cell")
+# The counts go in the widget's label, not in its options: a selectbox's value on the wire is
+# the option's text, so counts inside the options would go stale when the threshold moves.
+counts = " · ".join(f"{c} {len(cells[c])}" for c in CELLS)
+cell = right.selectbox(f"Show the images in cell ({counts})", CELLS, index=1,
+                       format_func=lambda c: f"{c}: {CELL_LABELS[c]}", key="metrics_cell")
 idx = cells[cell]
 order = idx[np.argsort(-np.abs(p[idx] - thr))][:40]  # most confident mistakes first
 with right:
     if len(order) == 0:
         st.info("No images in this cell.")
     else:
-        st.caption(f"{len(idx)} images; up to 40 shown, most confident first (p_fake, file).")
+        st.caption(f"{len(idx)} images in {cell} ({CELL_LABELS[cell]}); up to 40 shown, most "
+                   "confident first (p_fake, file).")
         per_row = 6
         for r in range(0, len(order), per_row):
             row = st.columns(per_row)
@@ -122,14 +127,14 @@ if roc:
                    go.Scatter(x=[pt["fpr"]], y=[pt["tpr"]], name=f"t={thr:.2f}", mode="markers",
                               marker={"size": 11})])
     f.update_layout(title="ROC", xaxis_title="false positive rate", yaxis_title="true positive rate",
-                    height=340, margin={"t": 40, "b": 10})
+                    height=380, margin={"t": 40, "b": 10}, legend=LEGEND_BELOW)
     a.plotly_chart(f, key="metrics_roc")
 if pr:
     f = go.Figure([go.Scatter(x=pr["recall"], y=pr["precision"], name="PR", mode="lines"),
                    go.Scatter(x=[pt["recall"]], y=[pt["precision"]], name=f"t={thr:.2f}",
                               mode="markers", marker={"size": 11})])
     f.update_layout(title="Precision-recall (FAKE)", xaxis_title="recall", yaxis_title="precision",
-                    height=340, margin={"t": 40, "b": 10})
+                    height=380, margin={"t": 40, "b": 10}, legend=LEGEND_BELOW)
     b.plotly_chart(f, key="metrics_pr")
 bins = reliability_bins(y, p, 10)
 f = go.Figure([go.Bar(x=[(x["lo"] + x["hi"]) / 2 for x in bins], y=[x["fraction_fake"] for x in bins],
@@ -138,7 +143,8 @@ f = go.Figure([go.Bar(x=[(x["lo"] + x["hi"]) / 2 for x in bins], y=[x["fraction_
                       hovertemplate="bin %{x:.2f}: %{y:.3f} (%{customdata} images)<extra></extra>"),
                go.Scatter(x=[0, 1], y=[0, 1], name="perfect calibration", line={"dash": "dot"})])
 f.update_layout(title="Reliability diagram", xaxis_title="predicted p_fake",
-                yaxis_title="fraction FAKE", height=340, margin={"t": 40, "b": 10})
+                yaxis_title="fraction FAKE", height=380, margin={"t": 40, "b": 10},
+                legend=LEGEND_BELOW)
 c.plotly_chart(f, key="metrics_rel")
 
 history_section()

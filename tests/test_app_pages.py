@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +77,7 @@ def _gradcam_captions(at: AppTest) -> list[str]:
 def data_dir(tmp_path, monkeypatch) -> Path:
     """test/{REAL,FAKE} with 6 images each; decoded-cache under tmp."""
     monkeypatch.setenv("SYNTHCHECK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path))
     root = tmp_path / "data"
     for label, off in (("REAL", 0), ("FAKE", 100)):
         d = root / "test" / label
@@ -283,44 +283,6 @@ def test_metrics_bad_folder() -> None:
     assert any("is not a folder" in e for e in _errors(at))
 
 
-def test_batch_uploads_zip_and_folder(data_dir: Path) -> None:
-    at = _app().run()
-    at.switch_page("pages/batch.py").run()
-    good = _encode(_img(5), "PNG")
-    at.file_uploader(key="batch_files").set_value(
-        [("a.png", good, "image/png"), ("bad.png", b"junk", "image/png")]).run()
-    _no_exception(at)
-    df = at.dataframe[0].value
-    assert len(df) == 2 and (df["error"] != "").sum() == 1
-    assert "not a recognised image" in df.loc[df["error"] != "", "error"].iloc[0]  # the error, not None
-    assert set(df["conclusion_label"]) <= set(HEADLINES) | {"Error"} and "Error" in set(df["conclusion_label"])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("x/a.png", good)
-        zf.writestr("../evil.png", good)
-    at.session_state["batch_source"] = "Upload a ZIP"
-    at.run()
-    at.file_uploader(key="batch_zip").set_value(("imgs.zip", buf.getvalue(), "application/zip")).run()
-    _no_exception(at)
-    df = at.dataframe[0].value
-    assert sorted(df["name"]) == ["../evil.png", "x/a.png"]
-    at.session_state["batch_source"] = "Folder on the server"
-    at.run()
-    at.text_input(key="batch_folder").input(str(data_dir)).run()
-    _no_exception(at)
-    assert len(at.dataframe[0].value) == 12
-    labels = set(at.dataframe[0].value["conclusion_label"])
-    pick = sorted(labels)[0]
-    ids = {"Likely real": "likely_real", "Uncertain": "uncertain", "Likely synthetic": "likely_synthetic",
-           "Cannot assess": "cannot_assess"}
-    at.multiselect(key="batch_conclusions").set_value([ids[pick]]).run()
-    _no_exception(at)
-    df = at.dataframe[0].value
-    assert len(df) and (df["conclusion_label"] == pick).all()
-    counts = {m.label: int(m.value) for m in at.metric}
-    assert sum(counts[h] for h in HEADLINES) + counts["Errors"] == 12
-
-
 def test_model_card_shows_metadata() -> None:
     at = _app().run()
     at.switch_page("pages/model_card.py").run()
@@ -328,15 +290,3 @@ def test_model_card_shows_metadata() -> None:
     text = " ".join(m.value for m in at.markdown)
     assert "Stable Diffusion 1.4" in text and "CIFAKE" in text
     assert at.dataframe and "test" in list(at.dataframe[0].value.index)
-
-
-def test_batch_folder_outside_allowed_roots_is_refused(data_dir: Path, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SYNTHCHECK_ALLOWED_FOLDERS", str(tmp_path / "elsewhere"))
-    at = _app().run()
-    at.switch_page("pages/batch.py")
-    at.session_state["batch_source"] = "Folder on the server"
-    at.run()
-    at.text_input(key="batch_folder").input(str(data_dir)).run()
-    _no_exception(at)
-    assert any("outside the folders" in e for e in _errors(at))
-    assert not at.dataframe

@@ -178,3 +178,20 @@ def test_case_analysis_and_signed_report(files, expected, default_detector, tmp_
     assert {im["input"]["sha256"]: im["conclusion"]["conclusion"] for im in report["images"]} == {
         sha: k[0] for sha, k in want.items()}
     assert report["summary"]["n_cannot_assess"] == 1
+
+
+def test_faithfulness_figures_are_the_same_in_the_cli_and_the_report(files, default_detector, capsys) -> None:
+    """Same image, same seed: the CLI's `explain` and the case report give the same numbers."""
+    from synthcheck.cli import main
+    from synthcheck.reporting.build import build_report
+
+    path = str(files[1])
+    assert main(["explain", path, "--methods", "gradcam,lime", "--seed", "7", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cli = (out[0] if isinstance(out, list) else out)["methods"]  # one input: one object
+    report = build_report([path], default_detector, seed=7, methods=["gradcam", "lime"])
+    rep = report["images"][0]["explanations"]["methods"]
+    keys = ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc")
+    for method in ("gradcam", "lime"):
+        assert {k: round(cli[method][k], 5) for k in keys} == \
+            {k: round(rep[method]["faithfulness"][k], 5) for k in keys}, method

@@ -100,3 +100,26 @@ def test_subprocess_end_to_end(image_file: Path, tmp_path: Path) -> None:
     assert res[0]["methods"]["gradcam"]["deletion_auc"] is not None
     assert res[1]["path"] == str(bad) and "empty" in res[1]["error"]
     assert "Traceback" not in proc.stderr
+
+
+def test_json_has_curves_and_sentences_and_out_writes_a_curves_png(capsys, image_file: Path,
+                                                                     tmp_path: Path) -> None:
+    from synthcheck.explain.metrics.verdicts import CALLS, faithfulness_sentence
+
+    out_dir = tmp_path / "out"
+    code, r, err = run_json(capsys, ["explain", str(image_file), "--json", "--out", str(out_dir),
+                                     "--methods", "gradcam,lime", "--checkpoint", str(CHECKPOINT)])
+    assert code == 0, err
+    for name, row in r["methods"].items():
+        curves = row["curves"]
+        assert set(curves) == {"fractions", "deletion", "insertion", "random_deletion", "random_insertion"}
+        assert len({len(v) for v in curves.values()}) == 1 and curves["fractions"][-1] == 1.0
+        assert row["faithfulness_call"] in CALLS
+        assert row["faithfulness_sentence"] == faithfulness_sentence(name, row)  # the one wording
+    assert "agree at" in r["agreement_sentence"]
+    with Image.open(r["curves_png"]) as im:
+        assert im.format == "PNG" and im.width > 300
+    code = main(["explain", str(image_file), "--methods", "gradcam,lime", "--checkpoint", str(CHECKPOINT)])
+    text = capsys.readouterr().out
+    assert code == 0 and r["methods"]["lime"]["faithfulness_sentence"] in text
+    assert f"agreement: {r['agreement_sentence']}" in text

@@ -2,9 +2,11 @@
 
 Prints, per input, ``{"path", "verdict", "p_fake", "target", "methods": {NAME: {"seconds",
 "model_evals", "deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc",
-"png"}}, "agreement": {...}}`` (a list, like ``predict``); a bad input gives ``{"path", "error"}``
-and exit code 2. With ``--out DIR`` one overlay PNG per method and a side-by-side PNG are
-written there ("png" is null without ``--out``).
+"faithfulness_call", "faithfulness_sentence", "curves", "png"}}, "agreement": {...},
+"agreement_sentence"}`` (a list, like ``predict``); a bad input gives ``{"path", "error"}`` and
+exit code 2. "curves" holds the deletion/insertion points of the method and of the random
+baseline. With ``--out DIR`` one overlay PNG per method, a side-by-side PNG (with colour bars)
+and a curves PNG per image are written there (the paths are null without ``--out``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
     """The JSON object for one successfully loaded input (PNGs written when ``out`` is set)."""
     from ..analysis import analyze_one
     from ..explain import explain_all
-    from ..explain.visual import explanation_png, side_by_side_png
+    from ..explain.metrics.verdicts import (
+        agreement_sentence,
+        faithfulness_call,
+        faithfulness_sentence,
+    )
+    from ..explain.visual import curve_points, curves_png, explanation_png, side_by_side_png
     from .common import analysis_options
 
     analysis = analyze_one(loaded, detector, analysis_options(args), name=path)
@@ -60,6 +67,9 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
         f = report.faithfulness.get(name, {})
         for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
             row[key] = round(f[key], 6) if key in f else None
+        row["faithfulness_call"] = faithfulness_call(f)
+        row["faithfulness_sentence"] = faithfulness_sentence(name, f) if f else None
+        row["curves"] = curve_points(f) if "deletion_curve" in f else None
         row["png"] = None
         if out is not None:
             png = out / f"{stem}_{name}.png"
@@ -76,12 +86,19 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
                                   "verdict", "p_fake", "band", "in_domain", "domain_reasons", "advisories")},
                               "score_label": analysis.score_label, "target": report.target,
                               "seed": report.seed, "model": detector.model_name, "methods": rows,
-                              "agreement": report.to_dict()["agreement"], "side_by_side_png": None,
+                              "agreement": report.to_dict()["agreement"],
+                              "agreement_sentence": agreement_sentence(report.agreement)
+                              if report.agreement else None,
+                              "side_by_side_png": None, "curves_png": None,
                               "seconds": round(report.seconds, 6)}
     if out is not None:
         sbs = out / f"{stem}_side_by_side.png"
         side_by_side_png(report.image, report, sbs)
         result["side_by_side_png"] = str(sbs)
+        if report.faithfulness:
+            curves = out / f"{stem}_curves.png"
+            curves_png(report.faithfulness, curves, target=report.target)
+            result["curves_png"] = str(curves)
     return result
 
 
@@ -122,6 +139,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
                      if row["deletion_auc"] is not None else "")
             png = f"  {row['png']}" if row["png"] else ""
             rows.append(f"  {name:15s} {row['seconds'] * 1e3:7.1f} ms  {row['model_evals']:4d} evals{faith}{png}")
+            if row["faithfulness_sentence"]:
+                rows.append(f"      {row['faithfulness_sentence']}")
+        if r["agreement_sentence"]:
+            rows.append(f"  agreement: {r['agreement_sentence']}")
+        if r["curves_png"]:
+            rows.append(f"  curves: {r['curves_png']}")
         return "\n".join(rows)
 
     # one IMAGE: one object (the documented contract); several: an array of them

@@ -1,8 +1,10 @@
-"""Pictures of explanations: colour-mapped overlays, a PNG strip for reports, a Plotly figure.
+"""Pictures of explanations: colour-mapped overlays with their colour bars, a PNG strip for
+reports, deletion/insertion curves (Plotly for the dashboard, PNG for the CLI).
 
 Small inputs (32 x 32) are upscaled with nearest-neighbour so each model pixel stays a visible
-square. Signed maps use a diverging colour map centred on zero; unsigned maps run from 0 up.
-Matplotlib is used through its object API on the Agg canvas (no pyplot, safe in threads).
+square. Signed maps use a diverging colour map centred on zero (blue-white-red); unsigned maps
+run from 0 up to their own maximum (jet). Matplotlib is used through its object API on the Agg
+canvas (no pyplot, safe in threads).
 """
 
 from __future__ import annotations
@@ -116,8 +118,128 @@ def _panel_title(name: str, exp: Explanation, faith: Mapping[str, Any]) -> str:
     return title
 
 
+def cmap_for(signed: bool) -> str:
+    """The colour map of a map: blue-white-red around 0 when signed, jet from 0 up otherwise."""
+    return SIGNED_CMAP if signed else "jet"
+
+
 def _cmap_for(exp: Explanation) -> str:
-    return SIGNED_CMAP if exp.signed else "jet"
+    return cmap_for(exp.signed)
+
+
+def colour_bar_label(lo: float, target: str | None = None) -> str:
+    """What the colours of a map with lower limit ``lo`` mean, in a few words."""
+    what = target or "target"
+    if lo < 0:
+        return f"blue: against {what} · red: for {what}"
+    return f"0: none · red: strongest for {what}"
+
+
+def _colour_bar_on(fig: Any, cax: Any, lo: float, hi: float, cmap: str, label: str) -> None:
+    """Draw a horizontal colour bar for [lo, hi] in ``cmap`` on the axes ``cax``."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    hi = hi if hi > lo else lo + 1e-12
+    bar = fig.colorbar(ScalarMappable(Normalize(lo, hi), colormaps[cmap]), cax=cax,
+                       orientation="horizontal")
+    ticks = [lo, 0.0, hi] if lo < 0 else [lo, hi]
+    bar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
+    bar.ax.tick_params(labelsize=7, length=2, pad=1)
+    bar.set_label(label, fontsize=7, labelpad=1)
+
+
+def colour_bar(m: np.ndarray | Explanation, signed: bool | None = None, *, width: int = 256,
+               target: str | None = None, dpi: int = 100) -> np.ndarray:
+    """A horizontal colour bar (uint8 RGB picture) with the limits ``overlay`` uses for ``m``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if isinstance(m, Explanation):
+        signed = m.signed if signed is None else signed
+        target = target or m.target
+        m = m.map
+    lo, hi = _limits(np.nan_to_num(np.asarray(m, np.float64)), None, None)
+    fig = Figure(figsize=(width / dpi, 0.62), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    cax = fig.add_axes((0.08, 0.62, 0.84, 0.26))
+    _colour_bar_on(fig, cax, lo, hi, cmap_for(bool(signed)), colour_bar_label(lo, target))
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def _save_png(fig: Any, path: str | Path | None) -> bytes:
+    """A Matplotlib figure as PNG bytes, written to ``path`` too if given."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    data = buf.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def curve_points(f: Mapping[str, Any]) -> dict[str, list[float]]:
+    """The deletion/insertion curves of one method and of the random baseline (JSON-friendly)."""
+    keys = ("fractions", "deletion_curve", "insertion_curve", "random_deletion_curve",
+            "random_insertion_curve")
+    return {k.removesuffix("_curve"): [round(float(v), 6) for v in f[k]] for k in keys}
+
+
+CURVE_STYLE = (("deletion", "#1f77b4", "solid"), ("random_deletion", "#1f77b4", "dot"),
+               ("insertion", "#d62728", "solid"), ("random_insertion", "#d62728", "dot"))
+
+
+def curves_figure(method: str, f: Mapping[str, Any], target: str = "target", *,
+                  height: int = 300) -> Any:
+    """Plotly figure: one method's deletion and insertion curves beside the random baseline,
+    legend below the plot so it never squeezes the curves."""
+    import plotly.graph_objects as go
+
+    pts = curve_points(f)
+    fig = go.Figure([go.Scatter(x=pts["fractions"], y=pts[key], mode="lines",
+                                name=key.replace("_", " "), line={"color": colour, "dash": dash})
+                     for key, colour, dash in CURVE_STYLE])
+    fig.update_layout(title={"text": f"{method}: deletion ↓ and insertion ↑", "font": {"size": 13}},
+                      height=height, margin={"l": 10, "r": 10, "t": 36, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.32, "x": 0,
+                              "font": {"size": 10}},
+                      xaxis_title="fraction of pixels removed / restored",
+                      yaxis={"title": f"p({target})", "range": [0, 1.02]})
+    return fig
+
+
+def curves_png(faithfulness: Mapping[str, Mapping[str, Any]], path: str | Path | None = None, *,
+               target: str = "target", dpi: int = 100) -> bytes:
+    """PNG of each method's deletion/insertion curves beside random (3 panels a row, legend
+    below); written to ``path`` too if given."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    items = [(m, f) for m, f in faithfulness.items() if "deletion_curve" in f]
+    if not items:
+        raise ValueError("no curves: faithfulness metrics were not computed")
+    cols = min(3, len(items))
+    rows = -(-len(items) // cols)
+    fig = Figure(figsize=(3.4 * cols, 2.7 * rows + 0.5), dpi=dpi)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    styles = {"solid": "-", "dot": ":"}
+    for ax, (method, f) in zip(axes, items, strict=False):
+        pts = curve_points(f)
+        for key, colour, dash in CURVE_STYLE:
+            ax.plot(pts["fractions"], pts[key], styles[dash], color=colour, label=key.replace("_", " "))
+        ax.set_title(method, fontsize=9)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("fraction of pixels removed / restored", fontsize=7)
+        ax.set_ylabel(f"p({target})", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(items):]:
+        ax.set_axis_off()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / (2.7 * rows + 0.5), 1, 1))
+    return _save_png(fig, path)
 
 
 def side_by_side_png(image: np.ndarray, explanations: Mapping[str, Explanation] | Sequence[Explanation] | Any,
@@ -134,23 +256,22 @@ def side_by_side_png(image: np.ndarray, explanations: Mapping[str, Explanation] 
     faith = faithfulness if faithfulness is not None else faith
     img = np.asarray(image, np.uint8)
     factor = auto_upscale(*img.shape[:2])
-    fig = Figure(figsize=(2.6 * (1 + len(items)), 3.4), dpi=dpi)
+    fig = Figure(figsize=(2.6 * (1 + len(items)), 4.0), dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 1 + len(items), squeeze=False)[0]
+    grid = fig.add_gridspec(2, 1 + len(items), height_ratios=(1, 0.05))
+    axes = [fig.add_subplot(grid[0, j]) for j in range(1 + len(items))]
     axes[0].imshow(upscale_nearest(img, factor), interpolation="nearest")
     axes[0].set_title("input", fontsize=9)
-    for ax, (name, exp) in zip(axes[1:], items, strict=True):
+    for j, (ax, (name, exp)) in enumerate(zip(axes[1:], items, strict=True), start=1):
         ax.imshow(overlay(img, exp.map, alpha=alpha, cmap=_cmap_for(exp), upscale=factor), interpolation="nearest")
         ax.set_title(_panel_title(name, exp, faith), fontsize=9)
+        lo, hi = _limits(np.nan_to_num(np.asarray(exp.map, np.float64)), None, None)
+        _colour_bar_on(fig, fig.add_subplot(grid[1, j]), lo, hi, _cmap_for(exp),
+                       colour_bar_label(lo, exp.target))
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    data = buf.getvalue()
-    if path is not None:
-        Path(path).write_bytes(data)
-    return data
+    return _save_png(fig, path)
 
 
 def explanation_png(image: np.ndarray, exp: Explanation, path: str | Path | None = None,

@@ -10,137 +10,22 @@ Skipped when /usr/bin/chromium or Playwright is missing (scripts/ensure_chromium
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
+from driver import CHROMIUM, TIMINGS, goto, offsite, photo, shot, wait_idle
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-# README screenshots come from a run on real data (SYNTHCHECK_E2E_DATA=/work/data/cifake);
-# runs on the generated mini data set write outside the repository, so CI leaves git clean.
-SHOTS = Path(os.environ.get("SYNTHCHECK_SCREENSHOTS") or (
-    ROOT / "docs" / "screenshots" if os.environ.get("SYNTHCHECK_E2E_DATA")
-    else Path(tempfile.gettempdir()) / "synthcheck-e2e-screenshots"))
-TIMINGS: dict[str, float] = {}
 HEADLINES = re.compile("^(Likely real|Uncertain|Likely synthetic|Cannot assess)$")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
                                  "(run scripts/ensure_chromium.sh)")]
 playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _photo(seed: int, size: int = 32) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    base = rng.integers(30, 220, (size // 4, size // 4, 3), dtype=np.uint8)
-    big = np.kron(base, np.ones((4, 4, 1), np.uint8)).astype(int) + rng.integers(-15, 15, (size, size, 3))
-    return Image.fromarray(np.clip(big, 0, 255).astype(np.uint8))
-
-
-def _tiny_data(root: Path) -> Path:
-    for label, off in (("REAL", 0), ("FAKE", 50)):
-        d = root / "test" / label
-        d.mkdir(parents=True)
-        for i in range(12):
-            _photo(off + i).save(d / f"{i}.png")
-    return root
-
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free localhost port; yields its URL."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    data = os.environ.get("SYNTHCHECK_E2E_DATA")  # e.g. the real CIFAKE folder for README shots
-    if not data:
-        data = str(_tiny_data(tmp / "data"))
-        env["SYNTHCHECK_CACHE"] = str(tmp / "cache")
-    env["SYNTHCHECK_DATA"] = data
-    port = _free_port()
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false"]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = t0 + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {(tmp / 'streamlit.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
-            time.sleep(0.05)
-        TIMINGS["time_to_ready_s"] = time.perf_counter() - t0
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def page(server: str) -> Iterator[object]:
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        ctx = browser.new_context(viewport={"width": 1360, "height": 900})
-        pg = ctx.new_page()
-        pg.set_default_timeout(60_000)
-        yield pg
-        ctx.close()
-        browser.close()
-
-
-def _shot(pg, name: str) -> None:
-    """Save a small palette PNG of the viewport for the README (after images have loaded)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.wait_for_function("() => [...document.images].every((i) => i.complete)", timeout=30_000)
-    pg.wait_for_timeout(400)  # let canvas-drawn tables and Plotly finish painting
-    img = Image.open(io.BytesIO(pg.screenshot(full_page=False))).convert("RGB")
-    img = img.resize((img.width * 3 // 4, img.height * 3 // 4), Image.Resampling.LANCZOS)
-    img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(SHOTS / f"{name}.png", optimize=True)
-
-
-def _wait_idle(pg) -> None:
-    """Wait until Streamlit says the script run is over (no 'Running...' status widget)."""
-    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                         timeout=60_000)
-
-
-def _goto(pg, title: str) -> None:
-    pg.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+_photo, _shot, _wait_idle, _goto = photo, shot, wait_idle, goto
 
 
 def _load_caption(pg) -> str:
@@ -240,6 +125,7 @@ def _drive(server: str, pg, tmp_path: Path) -> None:
 
     _drive_case(pg, [img_path, tmp_path / "batch0.png"])
 
+    assert offsite(pg.requests) == []  # no font CDN, icon service or other web request
     print("\nDASHBOARD TIMINGS " + " ".join(f"{k}={v:.2f}" for k, v in TIMINGS.items()))
     assert TIMINGS["time_to_ready_s"] < 60
 

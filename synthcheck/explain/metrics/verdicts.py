@@ -1,0 +1,134 @@
+"""Plain words for the trust metrics: does a map beat random, and do the methods agree.
+
+The one wording of the faithfulness and agreement figures, shared by the Explain page, the
+``synthcheck explain`` CLI and anything else that shows them (one wording, many renderers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MARGIN = 0.01  # AUC differences smaller than this count as level with random
+CALLS = {
+    "beats_random": "beats random",
+    "level": "no better than random",
+    "mixed": "worse than random on one test",
+    "worse_than_random": "worse than random",
+}
+CALL_COLOURS = {"beats_random": "green", "level": "orange", "mixed": "red",
+                "worse_than_random": "red"}
+UNTRUSTED = "this map should not be trusted for this image"
+
+
+def gains(f: Mapping[str, Any]) -> tuple[float, float]:
+    """(deletion gain, insertion gain) over the random baseline; positive means better."""
+    return (float(f["random_deletion_auc"]) - float(f["deletion_auc"]),
+            float(f["insertion_auc"]) - float(f["random_insertion_auc"]))
+
+
+def faithfulness_call(f: Mapping[str, Any] | None) -> str | None:
+    """``beats_random``, ``level``, ``mixed`` or ``worse_than_random`` (None without figures).
+
+    Beats random: better on one curve by more than :data:`MARGIN` and not worse on the other;
+    worse than random: the reverse; mixed: better on one, worse on the other.
+    """
+    if not f or "deletion_auc" not in f:
+        return None
+    lo, hi = sorted(gains(f))
+    if hi > MARGIN and lo >= -MARGIN:
+        return "beats_random"
+    if lo < -MARGIN and hi <= MARGIN:
+        return "worse_than_random"
+    if hi <= MARGIN and lo >= -MARGIN:
+        return "level"
+    return "mixed"
+
+
+CLAUSES = {
+    ("deletion", "better"): "removing its top pixels first lowers the score faster than a random order",
+    ("deletion", "worse"): "removing its top pixels first lowers the score more slowly than a random order",
+    ("deletion", "level"): "removing its top pixels first lowers the score no faster than a random order",
+    ("insertion", "better"): "restoring them first raises it faster than random",
+    ("insertion", "worse"): "restoring them first raises it more slowly than random",
+    ("insertion", "level"): "restoring them first raises it no faster than random",
+}
+
+
+def _judge(gain: float) -> str:
+    return "better" if gain > MARGIN else "worse" if gain < -MARGIN else "level"
+
+
+def _curve_clause(kind: str, value: float, random: float, gain: float) -> str:
+    direction = "lower" if value < random else "higher"
+    return (f"{CLAUSES[kind, _judge(gain)]} ({kind} AUC {value:.2f} vs {random:.2f} for random, "
+            f"{abs(value - random):.2f} {direction})")
+
+
+def faithfulness_sentence(method: str, f: Mapping[str, Any] | None) -> str:
+    """One plain sentence: does ``method``'s map beat a random map on this image, by how much."""
+    call = faithfulness_call(f)
+    if call is None or f is None:
+        return f"{method}: no faithfulness figures (metrics were not computed)."
+    d_gain, i_gain = gains(f)
+    detail = (f"{_curve_clause('deletion', f['deletion_auc'], f['random_deletion_auc'], d_gain)}, and "
+              f"{_curve_clause('insertion', f['insertion_auc'], f['random_insertion_auc'], i_gain)}")
+    if call == "beats_random":
+        return f"{method} beats random: {detail}."
+    if call == "worse_than_random":
+        return f"{method} is worse than random: {UNTRUSTED}. {detail[0].upper()}{detail[1:]}."
+    if call == "level":
+        return (f"{method} is no better than random, so it says little about this image: "
+                f"{detail}.")
+    worse = "deletion" if d_gain < i_gain else "insertion"
+    return (f"{method} is worse than random on {worse} and better on the other test: a map that "
+            f"loses to random on either test should not be trusted for this image. "
+            f"{detail[0].upper()}{detail[1:]}.")
+
+
+def random_iou(k: float) -> float:
+    """The expected IoU of the top-``k`` pixel sets of two unrelated random maps."""
+    return k / (2.0 - k)
+
+
+def _pair_values(matrix: Mapping[str, Mapping[str, Any]]) -> list[float]:
+    """Each unordered pair's value once, skipping undefined (None) entries."""
+    seen, out = set(), []
+    for a, row in matrix.items():
+        for b, v in row.items():
+            if v is not None and frozenset((a, b)) not in seen:
+                seen.add(frozenset((a, b)))
+                out.append(float(v))
+    return out
+
+
+def _span(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    if round(lo, 2) == round(hi, 2):
+        return f"{lo:.2f}"
+    return f"{lo:.2f} to {hi:.2f}" if lo < 0 else f"{lo:.2f}-{hi:.2f}"
+
+
+def agreement_sentence(agreement: Mapping[str, Any] | None) -> str:
+    """What the Spearman and top-k IoU figures between methods mean, in plain words."""
+    if not agreement or not isinstance(agreement.get("spearman"), Mapping):
+        return "Agreement needs at least two methods."
+    k = float(agreement.get("k", 0.1))
+    rho = _pair_values(agreement["spearman"])
+    iou = _pair_values(agreement.get("topk_iou") or {})
+    parts = []
+    if rho:
+        top = max(rho)
+        meaning = ("they point at different pixels" if top < 0.3 else
+                   "they only partly point at the same pixels" if top < 0.6 else
+                   "they point at largely the same pixels")
+        parts.append(f"The methods agree at {_span(rho)} (Spearman: how similarly two maps rank "
+                     f"the pixels, 1 = the same order, 0 = unrelated): {meaning}.")
+    else:
+        parts.append("Spearman is undefined here: a constant map ranks no pixels.")
+    if iou:
+        parts.append(f"Their top {k:.0%} pixels overlap at IoU {_span(iou)} (1 = the same pixels; "
+                     f"two random maps would give about {random_iou(k):.2f}).")
+    if rho and max(rho) < 0.3:
+        parts.append("No single map is the explanation; trust the ones that beat random.")
+    return " ".join(parts)
