@@ -192,13 +192,14 @@ def analysis_options(**extra: Any) -> AnalysisOptions:
     return AnalysisOptions(threshold=threshold(), band_edges=band_edges(), **extra)
 
 
-def analyze_uploads(model: LoadedModel, items: list[tuple[str, bytes]], **extra: Any) -> list[Analysis]:
-    """The analyses of (name, bytes) uploads at the sidebar's options: the same function as
-    every other face (:func:`synthcheck.analysis.analyze`), cached per (checkpoint, bytes,
+def analyze_uploads(model: LoadedModel, items: list[tuple[str, bytes]], *,
+                    options: AnalysisOptions | None = None, **extra: Any) -> list[Analysis]:
+    """The analyses of (name, bytes) uploads at the sidebar's options (or ``options``, e.g. a
+    stored case analysis's): the same function as every other face (:func:`synthcheck.analysis.analyze`), cached per (checkpoint, bytes,
     options) for all sessions so reruns do not recompute them."""
     import hashlib
 
-    opts = analysis_options(**extra)
+    opts = options if options is not None else analysis_options(**extra)
     return [_analysis_cached(model.path, model.load_id, hashlib.sha256(data).hexdigest(), name, opts,
                              model.detector, data) for name, data in items]
 
@@ -274,6 +275,13 @@ def enlarge(arr: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return visual.upscale_nearest(arr, visual.auto_upscale(*arr.shape[:2], size=side))
 
 
+def cards(n: int, width: int = DISPLAY_SIDE, gap: str = "medium") -> list[Any]:
+    """``n`` fixed-width containers in a horizontal container that wraps: as many a row as the
+    page is wide, so panels never shrink to slivers or overflow at narrow widths."""
+    row = st.container(horizontal=True, wrap=True, gap=gap)
+    return [row.container(width=width) for _ in range(n)]
+
+
 def default_data_dir() -> str:
     return os.environ.get("SYNTHCHECK_DATA", "")
 
@@ -304,9 +312,9 @@ def evaluate_folder(model: LoadedModel, data_dir: str, split: str, max_images: i
     """Score ``data_dir/split`` with a progress bar; results are cached for all sessions."""
     from synthcheck.curves import score_arrays, stratified_subset
     from synthcheck.data.dataset import load_split
-    from synthcheck.triage import allowed_roots_from_env, check_folder
+    from synthcheck.triage import check_folder, dashboard_roots
 
-    check_folder(data_dir, allowed_roots_from_env())
+    check_folder(data_dir, dashboard_roots())
     key = (model.path, model.load_id, str(Path(data_dir).expanduser().resolve()), split,
            int(max_images), int(seed))
     store, lock = _eval_store()
@@ -359,9 +367,9 @@ def explain_cached(model: LoadedModel, loaded: Any, methods: tuple[str, ...], ta
 def list_folder_images(root: str, split: str, cls: str) -> list[str]:
     """Image paths of one class of a split folder (sorted), cached for five minutes."""
     from synthcheck.data.dataset import find_split_dir, list_images, resolve_data_dir
-    from synthcheck.triage import allowed_roots_from_env, check_folder
+    from synthcheck.triage import check_folder, dashboard_roots
 
-    check_folder(root, allowed_roots_from_env())
+    check_folder(root, dashboard_roots())
     split_dir = find_split_dir(resolve_data_dir(root), split)
     label = 1 if cls.upper() == "FAKE" else 0
     return [str(p) for p, lab in list_images(split_dir) if lab == label]

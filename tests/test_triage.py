@@ -18,12 +18,13 @@ from synthcheck.models import create_model
 from synthcheck.triage import (
     RECORD_FIELDS,
     TriageError,
-    allowed_roots_from_env,
     check_folder,
+    dashboard_roots,
     read_paths,
     read_zip,
     rejected_records,
     scan_folder,
+    scan_roots_from_env,
     thumbnail_uri,
     to_csv,
     to_json,
@@ -144,7 +145,12 @@ def test_allowed_folders(tmp_path, monkeypatch) -> None:
     (tmp_path / "cases" / "link").symlink_to(tmp_path / "other")
     with pytest.raises(TriageError, match="outside"):
         check_folder(tmp_path / "cases" / "link", roots)  # symlinks are resolved first
-    monkeypatch.delenv("SYNTHCHECK_ALLOWED_FOLDERS", raising=False)
-    assert allowed_roots_from_env() is None
-    monkeypatch.setenv("SYNTHCHECK_ALLOWED_FOLDERS", f"{tmp_path / 'cases'}{__import__('os').pathsep}/srv")
-    assert allowed_roots_from_env() == [(tmp_path / "cases").resolve(), Path("/srv").resolve()]
+    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
+    assert scan_roots_from_env() == [] and dashboard_roots() == []
+    with pytest.raises(TriageError, match="SYNTHCHECK_SCAN_ROOTS"):
+        check_folder(inside, dashboard_roots())  # no roots configured: nothing is read
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", f"{tmp_path / 'cases'}{__import__('os').pathsep}/srv")
+    assert scan_roots_from_env() == [(tmp_path / "cases").resolve(), Path("/srv").resolve()]
+    monkeypatch.setenv("SYNTHCHECK_DATA", str(tmp_path / "other"))
+    assert check_folder(tmp_path / "other", dashboard_roots()) == (tmp_path / "other").resolve()

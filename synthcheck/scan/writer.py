@@ -1,0 +1,217 @@
+"""Scan results on disk: one fixed row schema, Parquet or JSONL by extension, resumable.
+
+A run writes numbered part files into ``RESULTS.parts/``; each is written whole and renamed
+into place (:func:`synthcheck.fsio.atomic_path`), so a ``kill -9`` leaves only complete parts
+(plus a stray temporary file, removed on the next run). The parts are the state: resuming reads
+their ``key`` column and skips those inputs. When a run ends, :meth:`ResultStore.finish` merges
+the previous ``RESULTS`` and the parts into a new ``RESULTS`` (atomically, streaming, dropping
+any key already there, so a crash between that rename and the clean-up duplicates nothing),
+then removes the parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..fsio import atomic_path
+
+FORMATS = {".parquet": "parquet", ".jsonl": "jsonl"}
+LIST_FIELDS = ("domain_reasons", "advisories", "notes")
+JSON_FIELDS = ("provenance", "tiles")  # nested values stored as JSON text (a fixed schema)
+FLOAT_FIELDS = ("p_fake", "threshold", "calibrated_p_fake", "uncalibrated_p_fake")
+# the predict --json record's keys, plus ``key`` (the input's identity) first
+ROW_FIELDS = ("key", "path", "error", "sha256", "verdict", "p_fake", "model", "conclusion",
+              "conclusion_label", "conclusion_reason", "threshold", "calibrated_p_fake",
+              "uncalibrated_p_fake", "band", "in_domain", "domain_reasons", "advisories", "notes",
+              "provenance", "provenance_summary", "tiles", "tile_note")
+_PART = re.compile(r"^part-(\d{8})\.(parquet|jsonl)$")
+
+
+class ResultsError(ValueError):
+    """A results path that cannot be used (unknown extension, unreadable file); one sentence."""
+
+
+def results_format(path: str | os.PathLike) -> str:
+    """``parquet`` or ``jsonl`` from the extension; :class:`ResultsError` otherwise."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ResultsError(f"{path}: the results file must end in .parquet or .jsonl.")
+    return fmt
+
+
+def schema() -> Any:
+    """The one Arrow schema of a results row."""
+    import pyarrow as pa
+
+    types = {"p_fake": pa.float64(), "in_domain": pa.bool_()}
+    types.update(dict.fromkeys(FLOAT_FIELDS, pa.float64()))
+    types.update(dict.fromkeys(LIST_FIELDS, pa.list_(pa.string())))
+    return pa.schema([(f, types.get(f, pa.string())) for f in ROW_FIELDS])
+
+
+def to_row(key: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A results row from a ``predict --json`` record (:meth:`Analysis.to_record`)."""
+    row = {f: record.get(f) for f in ROW_FIELDS}
+    row["key"] = key
+    for f in JSON_FIELDS:
+        if row[f] is not None:
+            row[f] = json.dumps(row[f], sort_keys=True, ensure_ascii=False)
+    for f in FLOAT_FIELDS:
+        if row[f] is not None:
+            row[f] = float(row[f])
+    return row
+
+
+def key_hash(key: str) -> int:
+    """64-bit digest of a key: 8 bytes per done input in memory, whatever the key's length."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "little")
+
+
+def write_rows(rows: Sequence[dict[str, Any]], path: str | os.PathLike, fmt: str) -> None:
+    """Write ``rows`` atomically to ``path`` (``parquet`` or ``jsonl``)."""
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(list(rows), schema=schema()), tmp)
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def iter_row_batches(path: str | os.PathLike, columns: Sequence[str] | None = None,
+                     batch_size: int = 8192) -> Iterator[list[dict[str, Any]]]:
+    """Rows of a results file (or part) in batches, never the whole file in memory."""
+    path = Path(path)
+    if results_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as pf:
+            for batch in pf.iter_batches(batch_size=batch_size, columns=list(columns) if columns else None):
+                yield batch.to_pylist()
+        return
+    with path.open(encoding="utf-8") as fh:
+        batch: list[dict[str, Any]] = []
+        for line in fh:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            batch.append({c: row.get(c) for c in columns} if columns else row)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every row of a results file (tests and small files; large files: :func:`iter_row_batches`)."""
+    return [r for b in iter_row_batches(path) for r in b]
+
+
+def _hashes(path: Path) -> np.ndarray:
+    return np.fromiter((key_hash(r["key"]) for b in iter_row_batches(path, ["key"]) for r in b),
+                       dtype=np.uint64)
+
+
+class ResultStore:
+    """The results file and its in-progress parts: what is done, where the next part goes."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out).expanduser().resolve()
+        self.fmt = results_format(self.out)
+        self.parts = self.out.with_name(self.out.name + ".parts")
+
+    def _part_files(self) -> list[tuple[int, Path]]:
+        if not self.parts.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.parts.iterdir()
+                 if (m := _PART.match(p.name)) and m.group(2) == self.fmt]
+        return sorted(found)
+
+    def open(self) -> np.ndarray:
+        """Prepare a run: remove stray temporary files; the sorted key hashes already written."""
+        self.parts.mkdir(parents=True, exist_ok=True)
+        for tmp in self.parts.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+        parts = self._part_files()
+        self._next = parts[-1][0] + 1 if parts else 0
+        done = [_hashes(p) for _, p in parts]
+        if self.out.is_file():
+            done.append(_hashes(self.out))
+        return np.unique(np.concatenate(done)) if done else np.zeros(0, np.uint64)
+
+    def next_part(self) -> Path:
+        """Path of the next part file (numbered in the order parts are handed out)."""
+        path = self.parts / f"part-{self._next:08d}.{self.fmt}"
+        self._next += 1
+        return path
+
+    def finish(self) -> Path:
+        """Merge the previous results and the parts into ``RESULTS`` (atomic), then drop the parts."""
+        parts = [p for _, p in self._part_files()]
+        if not parts and self.out.is_file():
+            shutil.rmtree(self.parts, ignore_errors=True)
+            return self.out
+        old = _hashes(self.out) if self.out.is_file() else np.zeros(0, np.uint64)
+        old.sort()
+        sources = ([self.out] if self.out.is_file() else []) + parts
+        with atomic_path(self.out) as tmp:
+            self._merge(sources, tmp, old)
+        shutil.rmtree(self.parts, ignore_errors=True)
+        return self.out
+
+    def _merge(self, sources: list[Path], tmp: Path, old: np.ndarray) -> None:
+        def batches() -> Iterator[list[dict[str, Any]]]:
+            for src in sources:
+                for rows in iter_row_batches(src):
+                    if src != self.out and len(old):
+                        h = np.fromiter((key_hash(r["key"]) for r in rows), np.uint64, len(rows))
+                        pos = np.minimum(np.searchsorted(old, h), len(old) - 1)
+                        rows = [r for r, dup in zip(rows, old[pos] == h, strict=True) if not dup]
+                    if rows:
+                        yield rows
+
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(tmp, schema()) as w:
+                for rows in batches():
+                    w.write_table(pa.Table.from_pylist(rows, schema=schema()))
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for rows in batches():
+                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def summary_counts(path: str | os.PathLike) -> dict[str, int]:
+    """Counts by conclusion and errors over a whole results file (streamed)."""
+    from ..analysis import summarize
+
+    total: dict[str, int] = {}
+    for rows in iter_row_batches(path, ["conclusion", "error"]):
+        for k, v in summarize(rows).items():
+            total[k] = total.get(k, 0) + v
+    return total or summarize([])
+
+
+def merge_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    from ..analysis import summarize
+
+    total = summarize([])
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return total
