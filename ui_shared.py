@@ -310,8 +310,8 @@ def _eval_store() -> tuple[OrderedDict, threading.Lock]:
 def evaluate_folder(model: LoadedModel, data_dir: str, split: str, max_images: int,
                     seed: int = 0) -> EvalResult:
     """Score ``data_dir/split`` with a progress bar; results are cached for all sessions."""
-    from synthcheck.curves import score_arrays, stratified_subset
     from synthcheck.data.dataset import load_split
+    from synthcheck.evaluation.curves import score_arrays, stratified_subset
     from synthcheck.triage import check_folder, dashboard_roots
 
     check_folder(data_dir, dashboard_roots())

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-signing-"))
     os.environ["SYNTHCHECK_HOME"] = str(tmp / "home")
 
+    from synthcheck.evaluation.selfcheck import run_selfcheck
     from synthcheck.inference import Detector
     from synthcheck.reporting.build import build_report
     from synthcheck.reporting.bundle import write_report_bundle
@@ -53,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
         sign_report,
         verify_report,
     )
-    from synthcheck.selfcheck import run_selfcheck
 
     rng = np.random.default_rng(0)
     folder = tmp / "images"

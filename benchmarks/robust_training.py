@@ -92,8 +92,12 @@ def main() -> int:
     args = ap.parse_args()
 
     from synthcheck.data.dataset import load_split
+    from synthcheck.evaluation.robustness import (
+        balanced_subset,
+        evaluate_robustness,
+        parse_perturbations,
+    )
     from synthcheck.models import get_model_cfg
-    from synthcheck.robustness import balanced_subset, evaluate_robustness, parse_perturbations
 
     size = get_model_cfg(args.model).input_size
     train = load_split(args.data, "train", size)

@@ -43,8 +43,12 @@ def main() -> int:
 
     import torch
 
+    from synthcheck.evaluation.robustness import (
+        default_perturbations,
+        format_table,
+        robustness_on_folder,
+    )
     from synthcheck.inference import Detector
-    from synthcheck.robustness import default_perturbations, format_table, robustness_on_folder
 
     if args.threads:
         torch.set_num_threads(args.threads)

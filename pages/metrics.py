@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui_shared
-from synthcheck.curves import (
+from synthcheck.evaluation.curves import (
     CELL_LABELS,
     CELLS,
     confusion_cells,
@@ -17,7 +17,7 @@ from synthcheck.curves import (
     reliability_bins,
     roc_points,
 )
-from synthcheck.evaluate import compute_metrics
+from synthcheck.evaluation.metrics import compute_metrics
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}  # never squeezes a curve
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 import ui_shared
-from synthcheck.robustness import default_perturbations, robustness_on_folder, verdict_stability
+from synthcheck.evaluation.robustness import (
+    default_perturbations,
+    robustness_on_folder,
+    verdict_stability,
+)
 
 
 def detector():

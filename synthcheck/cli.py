@@ -67,7 +67,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data.dataset import load_split
-    from .evaluate import evaluate_detector
+    from .evaluation.metrics import evaluate_detector
 
     detector = load_detector(args)
     split = load_split(args.data, args.split, detector.input_size, progress=not args.json)

@@ -47,7 +47,7 @@ from .data.perturb import RobustAugmentCfg, mix_adversarial
 from .data.perturb import apply as robust_apply
 from .detector_base import softmax_p_fake
 from .domain.features import domain_share, fit_feature_domain, jpeg_profile_for
-from .evaluate import compute_metrics, fit_temperature, predict_logits
+from .evaluation.metrics import compute_metrics, fit_temperature, predict_logits
 from .models import create_model
 
 log = logging.getLogger(__name__)

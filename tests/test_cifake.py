@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from synthcheck.data.dataset import load_split
-from synthcheck.evaluate import evaluate_detector
+from synthcheck.evaluation.metrics import evaluate_detector
 from tests.conftest import REPO
 
 UNPACK = REPO.parent / "shared" / "cifake" / "unpack"

@@ -3,7 +3,7 @@
 import numpy as np
 
 from synthcheck.checkpoint import build_checkpoint
-from synthcheck.curves import (
+from synthcheck.evaluation.curves import (
     confusion_cells,
     point_at_threshold,
     pr_points,

@@ -25,7 +25,7 @@ from synthcheck.checkpoint import (
 from synthcheck.config import TrainConfig
 from synthcheck.data.augment import normalize
 from synthcheck.domain.features import last_linear
-from synthcheck.evaluate import predict_logits
+from synthcheck.evaluation.metrics import predict_logits
 from synthcheck.models import create_model
 from synthcheck.train import fit
 from tests.conftest import make_dataset

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthcheck.evaluate import compute_metrics, expected_calibration_error, fit_temperature
+from synthcheck.evaluation.metrics import (
+    compute_metrics,
+    expected_calibration_error,
+    fit_temperature,
+)
 
 
 def test_metrics_on_known_confusion_matrix():

@@ -98,7 +98,7 @@ def test_checkpoint_save_goes_through_fsio(tmp_path: Path, monkeypatch: pytest.M
 
 def test_selfcheck_latest_goes_through_fsio(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from synthcheck.selfcheck import save_selfcheck
+    from synthcheck.evaluation.selfcheck import save_selfcheck
 
     latest = save_selfcheck({"ok": True, "details": []}, home=tmp_path)
     assert json.loads(latest.read_text())["ok"] is True
@@ -133,6 +133,6 @@ def test_decoded_cache_goes_through_fsio(tmp_path: Path, monkeypatch: pytest.Mon
 def test_no_hand_rolled_atomic_writes_left() -> None:
     """``os.replace`` (the rename step) appears only in fsio among the modules this change owns."""
     root = Path(fsio.__file__).parent
-    owned = ["checkpoint.py", "selfcheck.py", "onnx_fast.py", "data/dataset.py", "data/bank.py"]
+    owned = ["checkpoint.py", "evaluation/selfcheck.py", "onnx_fast.py", "data/dataset.py", "data/bank.py"]
     for rel in owned:
         assert "os.replace(" not in (root / rel).read_text(encoding="utf-8"), rel

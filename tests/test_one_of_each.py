@@ -30,7 +30,9 @@ def test_softmax_p_fake_is_a_stable_float64_two_class_softmax() -> None:
 def test_callers_use_the_one_softmax_p_fake() -> None:
     import importlib
 
-    from synthcheck import curves, evaluate, robustness, train
+    from synthcheck import train
+    from synthcheck.evaluation import curves, robustness
+    from synthcheck.evaluation import metrics as evaluate
 
     faithfulness = importlib.import_module("synthcheck.explain.metrics.faithfulness")
     for module in (curves, evaluate, robustness, train, faithfulness):
@@ -41,7 +43,7 @@ def test_callers_use_the_one_softmax_p_fake() -> None:
 def test_no_other_softmax_of_logits_in_the_package() -> None:
     """Only detector_base turns logits into p_fake; explain/base.py's forward for captum (a torch
     graph, two-class output) and training's distillation loss are not p_fake computations."""
-    allowed = {"detector_base.py", "explain/base.py", "train.py", "evaluate.py"}
+    allowed = {"detector_base.py", "explain/base.py", "train.py", "evaluation/metrics.py"}
     pattern = re.compile(r"softmax\(|np\.exp\(|\.exp\(\)")
     offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                  if str(p.relative_to(PACKAGE)) not in allowed
@@ -89,7 +91,7 @@ def test_checkpoints_and_control_runs_record_the_one_code_version() -> None:
 
     assert code_version().startswith(synthcheck.__version__)
     assert build_checkpoint(create_model("synthcnn_small"))["code_version"] == code_version()
-    source = (PACKAGE / "selfcheck.py").read_text(encoding="utf-8")
+    source = (PACKAGE / "evaluation" / "selfcheck.py").read_text(encoding="utf-8")
     assert '"code_version": code_version()' in source
 
 
@@ -187,5 +189,5 @@ def test_pgd_runs_through_captum_and_is_seeded_by_the_generator(small_model, mon
 
 
 def test_no_hand_written_attack_left() -> None:
-    for rel in ("data/perturb.py", "robustness.py"):
+    for rel in ("data/perturb.py", "evaluation/robustness.py"):
         assert "autograd.grad" not in (PACKAGE / rel).read_text(encoding="utf-8"), rel

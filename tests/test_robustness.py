@@ -12,9 +12,7 @@ from PIL import Image
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main as cli_main
 from synthcheck.data import perturb as ra
-from synthcheck.inference import Detector
-from synthcheck.models import create_model
-from synthcheck.robustness import (
+from synthcheck.evaluation.robustness import (
     balanced_subset,
     default_perturbations,
     evaluate_robustness,
@@ -23,6 +21,8 @@ from synthcheck.robustness import (
     perturb_uint8,
     verdict_stability,
 )
+from synthcheck.inference import Detector
+from synthcheck.models import create_model
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ import pytest
 
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main as cli_main
-from synthcheck.inference import Detector
-from synthcheck.models import create_model
-from synthcheck.selfcheck import (
+from synthcheck.evaluation.selfcheck import (
     SELFCHECK_DIR,
     allowed_errors,
     binomial_tail,
@@ -22,6 +20,8 @@ from synthcheck.selfcheck import (
     load_manifest,
     run_selfcheck,
 )
+from synthcheck.inference import Detector
+from synthcheck.models import create_model
 
 from .conftest import DEFAULT_CHECKPOINT
 

@@ -3,7 +3,7 @@
 Every analysis row keeps what is needed to reproduce it: model name and SHA-256, code version,
 parameters (threshold, band edges, tiles), seed and the result record of
 :func:`synthcheck.analysis.iter_analyze` (the very JSON ``synthcheck predict --json`` prints).
-Before the images, the case records a control run (:mod:`synthcheck.selfcheck`): the latest
+Before the images, the case records a control run (:mod:`synthcheck.evaluation.selfcheck`): the latest
 saved run is reused when it is from today with the same model, otherwise a new one is made.
 """
 
@@ -42,7 +42,7 @@ def model_identity(detector: Any) -> dict[str, Any]:
 # -- control run --------------------------------------------------------------------------
 def _selfcheck_result(detector: Any, model_sha: str | None, home: Path | None) -> tuple[dict[str, Any], bool]:
     """(control run result, reused?): today's saved run for this model, else a fresh one."""
-    from ..selfcheck import latest_selfcheck, run_selfcheck
+    from ..evaluation.selfcheck import latest_selfcheck, run_selfcheck
 
     latest = latest_selfcheck(home)
     today = audit.now_utc()[:10]

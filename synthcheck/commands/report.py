@@ -44,7 +44,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _ensure_control_run(detector, mode: str, quiet: bool) -> None:
     """Run the control run first unless a passed one from today with this model is on record."""
-    from ..selfcheck import control_run_section, run_selfcheck, summary_line
+    from ..evaluation.selfcheck import control_run_section, run_selfcheck, summary_line
 
     if mode == "never":
         return

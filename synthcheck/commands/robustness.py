@@ -9,12 +9,12 @@ from .common import seed_arg
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from ..robustness import format_table, parse_perturbations, robustness_on_folder
+    from ..evaluation.robustness import format_table, parse_perturbations, robustness_on_folder
     from .common import load_detector, print_json
 
     perturbations = parse_perturbations(args.only, adversarial=not args.no_adversarial)
     if args.epsilons:
-        from ..robustness import Perturbation
+        from ..evaluation.robustness import Perturbation
 
         eps = [e / 255 for e in args.epsilons]
         perturbations = [p for p in perturbations if not p.adversarial] + [

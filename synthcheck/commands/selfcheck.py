@@ -7,7 +7,7 @@ import argparse
 
 def print_selfcheck(result: dict, saved: str | None = None) -> None:
     """Human summary of a control run on stdout."""
-    from ..selfcheck import summary_line
+    from ..evaluation.selfcheck import summary_line
 
     print(summary_line(result))
     print(f"model {result.get('model_name')}  {result.get('checkpoint') or '(in memory)'}  "
@@ -23,7 +23,7 @@ def print_selfcheck(result: dict, saved: str | None = None) -> None:
 
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
-    from ..selfcheck import run_selfcheck, selfcheck_dir
+    from ..evaluation.selfcheck import run_selfcheck, selfcheck_dir
     from .common import load_detector, print_json
 
     result = run_selfcheck(load_detector(args))

@@ -3,13 +3,13 @@
 What a deployed detector meets: re-encoded JPEGs, resized copies, slight blur, sensor noise,
 and (sometimes) deliberate adversarial noise. These ops apply them to whole uint8 batches,
 drawing random parameters per image but grouping images so each op is a handful of tensor
-calls. The same primitives serve :mod:`synthcheck.robustness` with fixed parameters.
+calls. The same primitives serve :mod:`synthcheck.evaluation.robustness` with fixed parameters.
 
 One definition of the random mix: :func:`draw_plan` draws which image gets which op and
 parameter, :func:`execute` applies a drawn plan. Per-batch augmentation (:func:`apply`) and
 the pre-made bank (:mod:`synthcheck.data.bank`) both go through them. Adversarial examples
 come from ``captum.robust`` (FGSM / PGD) through :func:`linf_attack`, here and in
-:mod:`synthcheck.robustness`.
+:mod:`synthcheck.evaluation.robustness`.
 
 Use in a training loop (``x_u8``: uint8 N x H x W x 3, ``g``: a seeded ``torch.Generator``)::
 

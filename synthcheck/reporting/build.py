@@ -210,7 +210,7 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
     """Analyse every source (:func:`synthcheck.analysis.iter_analyze`) and assemble the report.
 
     A source is a path, raw bytes, a ``(name, bytes)`` upload or a LoadedImage (no EXIF then).
-    ``control_run`` is a saved :func:`synthcheck.selfcheck.run_selfcheck` result (e.g. a case's
+    ``control_run`` is a saved :func:`synthcheck.evaluation.selfcheck.run_selfcheck` result (e.g. a case's
     latest); by default the installation's latest one is shown, with plain words on whether it
     is from the report's day and model. ``progress(n_done)`` is called after each image.
     ``refused`` lists the files offered but refused before analysis (a case's ``refused_files``):
@@ -260,7 +260,7 @@ def refused_entry(row: Mapping[str, Any]) -> dict[str, Any]:
 def _control_run(detector: Any, created_utc: str, run: dict[str, Any] | None) -> dict[str, Any]:
     """The report's control-run section (never fails the report)."""
     try:
-        from ..selfcheck import control_run_section
+        from ..evaluation.selfcheck import control_run_section
 
         return control_run_section(detector, created_utc, run=run)
     except Exception as exc:  # a damaged saved run must not stop the analysis

@@ -30,12 +30,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .detector_base import file_sha256
-from .fsio import atomic_write_text
-from .home import synthcheck_home
-from .version import code_version
+from ..detector_base import file_sha256
+from ..fsio import atomic_write_text
+from ..home import synthcheck_home
+from ..version import code_version
 
-SELFCHECK_DIR = Path(__file__).resolve().parent / "selfcheck_images"
+SELFCHECK_DIR = Path(__file__).resolve().parents[1] / "selfcheck_images"
 MANIFEST = SELFCHECK_DIR / "manifest.json"
 ALPHA = 0.001  # chance that a model performing as recorded fails the check
 METRIC_PREFERENCE = ("test_no_train_twin", "test", "val")  # which recorded figure to compare with
@@ -70,7 +70,7 @@ def expected_accuracy(detector: Any) -> tuple[float | None, str | None]:
     metrics = (getattr(detector, "meta", None) or {}).get("metrics")
     if not metrics and getattr(detector, "path", None):
         try:  # the ONNX twin carries no metrics: read them from the checkpoint it came from
-            from .checkpoint import load_checkpoint
+            from ..checkpoint import load_checkpoint
 
             metrics = load_checkpoint(detector.path).get("metrics")
         except Exception:
@@ -89,7 +89,7 @@ def _now_utc() -> str:
 def run_selfcheck(detector: Any, *, home: Path | None = None, save: bool = True,
                   images_dir: Path = SELFCHECK_DIR, alpha: float = ALPHA) -> dict[str, Any]:
     """Score the known-truth set with ``detector``, judge it against the recorded figures, save it."""
-    from .imageio import ImageError, load_image
+    from ..imageio import ImageError, load_image
 
     t0 = time.perf_counter()
     manifest = load_manifest(images_dir / "manifest.json")

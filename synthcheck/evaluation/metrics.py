@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .data.augment import normalize
-from .data.dataset import CLASS_NAMES
-from .detector_base import softmax_p_fake
+from ..data.augment import normalize
+from ..data.dataset import CLASS_NAMES
+from ..detector_base import softmax_p_fake
 
 
 @torch.inference_mode()
@@ -105,7 +105,7 @@ def evaluate_detector(detector, split, train_split=None, csv_path: str | None = 
     Returns the metrics of :func:`compute_metrics` (at the detector's threshold), plus
     ``no_train_twin`` when ``train_split`` is given, and writes per-image scores to ``csv_path``.
     """
-    from .data.dataset import twins_mask
+    from ..data.dataset import twins_mask
 
     logits = predict_logits(detector.model, split.images, detector.mean, detector.std, detector.device,
                             progress=progress)

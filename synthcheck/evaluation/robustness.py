@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .data import perturb as ra
-from .detector_base import softmax_p_fake
+from ..data import perturb as ra
+from ..detector_base import softmax_p_fake
 
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
@@ -154,7 +154,7 @@ def evaluate_robustness(detector: Any, images: np.ndarray, labels: np.ndarray,
         raise ValueError("need the same, non-zero number of images and labels")
     perturbations = list(perturbations) if perturbations is not None else default_perturbations()
     both = len(np.unique(labels)) == 2
-    from .options import check_threshold
+    from ..options import check_threshold
 
     thr = check_threshold(detector.threshold if threshold is None else threshold)
     rows = []
@@ -203,7 +203,7 @@ def robustness_on_folder(detector: Any, data_dir: str | None, split: str = "test
                          progress: Callable[[str], None] | None = None,
                          threshold: float | None = None) -> dict[str, Any]:
     """:func:`evaluate_robustness` on a REAL/FAKE folder (a balanced, seeded subset of ``limit``)."""
-    from .data.dataset import load_split
+    from ..data.dataset import load_split
 
     split_data = load_split(data_dir, split, detector.input_size)
     idx = balanced_subset(split_data.labels, limit, seed)
@@ -217,9 +217,9 @@ def verdict_stability(detector: Any, image: Any, perturbations: Sequence[Perturb
                       seed: int = 0, threshold: float | None = None) -> dict[str, Any]:
     """How one image's p_fake moves under each perturbation (attacks push against its raw call
     at ``threshold``, by default the checkpoint's)."""
-    from .bands import decide
-    from .imageio import LoadedImage, load_image
-    from .options import check_threshold
+    from ..bands import decide
+    from ..imageio import LoadedImage, load_image
+    from ..options import check_threshold
 
     thr = check_threshold(detector.threshold if threshold is None else threshold)
     loaded = image if isinstance(image, LoadedImage) else load_image(image)
