@@ -8,6 +8,7 @@ mutated (the per-session threshold is applied to ``p_fake`` with ``bands.decide`
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -195,10 +196,9 @@ def analysis_options(**extra: Any) -> AnalysisOptions:
 def analyze_uploads(model: LoadedModel, items: list[tuple[str, bytes]], *,
                     options: AnalysisOptions | None = None, **extra: Any) -> list[Analysis]:
     """The analyses of (name, bytes) uploads at the sidebar's options (or ``options``, e.g. a
-    stored case analysis's): the same function as every other face (:func:`synthcheck.analysis.analyze`), cached per (checkpoint, bytes,
-    options) for all sessions so reruns do not recompute them."""
-    import hashlib
-
+    stored case analysis's): the same function as every other face
+    (:func:`synthcheck.analysis.analyze`), cached per (checkpoint, bytes, options) for all
+    sessions so reruns do not recompute them."""
     opts = options if options is not None else analysis_options(**extra)
     return [_analysis_cached(model.path, model.load_id, hashlib.sha256(data).hexdigest(), name, opts,
                              model.detector, data) for name, data in items]
@@ -257,6 +257,25 @@ def _gradcam(detector: Detector, loaded: Any, target: str) -> tuple[np.ndarray |
                               upscale=visual.auto_upscale(*base.shape[:2], size=DISPLAY_SIDE)), None
     except Exception as exc:
         return None, f"Grad-CAM failed ({type(exc).__name__}: {exc})"
+
+
+def image_key(loaded: Any) -> str:
+    """A cache key for a decoded image: its file's SHA-256, or that of its pixels."""
+    return loaded.sha256 or hashlib.sha256(np.asarray(loaded.image).tobytes()).hexdigest()
+
+
+@st.cache_resource(max_entries=16, show_spinner="Computing forensic views…")
+def _forensic_views_cached(sha: str | None, quality: int, _loaded: Any) -> dict[str, Any]:
+    from synthcheck.forensics import forensic_views
+
+    return forensic_views(_loaded, quality=quality)
+
+
+def forensic_views(loaded: Any, quality: int = 90) -> dict[str, Any]:
+    """All forensic views of one decoded image, once per (image bytes, ELA quality) for all
+    sessions (the Forensics page and a case's per-image view share them)."""
+    sha = image_key(loaded)
+    return _forensic_views_cached(sha, int(quality), loaded)
 
 
 def tile_picture(a: Analysis) -> np.ndarray | None:
@@ -356,9 +375,8 @@ def _explain_cached(ckpt: str, load_id: int, sha: str, methods: tuple[str, ...],
 def explain_cached(model: LoadedModel, loaded: Any, methods: tuple[str, ...], target: str,
                    seed: int, options_json: str) -> Any:
     """``explain_all`` once per (checkpoint, image bytes, settings) for all sessions."""
-    import hashlib
 
-    sha = loaded.sha256 or hashlib.sha256(np.asarray(loaded.image).tobytes()).hexdigest()
+    sha = image_key(loaded)
     return _explain_cached(model.path, model.load_id, sha, methods, target, seed, options_json,
                            model.detector, loaded)
 

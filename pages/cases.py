@@ -208,23 +208,16 @@ def conclusion_block(model: ui_shared.LoadedModel | None, im: dict[str, Any],
                f"{rec['threshold']:g}, band {band_label(rec['band'])}).")
 
 
-@st.cache_resource(max_entries=32, show_spinner="Computing the forensic views…")
-def views_of(sha: str, _loaded: Any) -> dict[str, Any]:
-    """The forensic views of one stored image (cached per SHA-256 for all sessions)."""
-    from synthcheck.forensics import fit_size, forensic_views
-
-    return {name: {**view, "image": None if view.get("image") is None else fit_size(view["image"], 512)}
-            for name, view in forensic_views(_loaded).items()}
-
-
 def forensics_block(im: dict[str, Any], loaded: Any) -> None:
     st.markdown("**Classical forensic views** (no model involved; they need an expert's reading)")
-    views = views_of(im["sha256"], loaded)
+    from synthcheck.forensics import fit_size
+
+    views = ui_shared.forensic_views(loaded)
     shown = [(name, v) for name, v in views.items() if v.get("image") is not None]
     for cell, (name, view) in zip(columns_of(len(shown)), shown, strict=True):
         numbers = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
                             for k, v in view.items() if isinstance(v, (int, float, str)) and k != "image")
-        cell.image(view["image"], caption=f"{name}: {numbers}"[:300], width="stretch")
+        cell.image(fit_size(view["image"], 512), caption=f"{name}: {numbers}"[:300], width="stretch")
     others = {name: {k: v for k, v in view.items() if k != "image"} for name, view in views.items()
               if view.get("image") is None}
     if others:

@@ -24,12 +24,6 @@ def detector():
     return ui_shared.require_model().detector
 
 
-@st.cache_resource(max_entries=8, show_spinner="Computing forensic views…")
-def views_of(sha: str | None, quality: int, _loaded: Any) -> dict[str, Any]:
-    """All forensic views of one upload, once per (bytes, ELA quality) for all sessions."""
-    return fx.forensic_views(_loaded, quality=quality)
-
-
 @st.cache_resource(max_entries=32, show_spinner="Scoring the region…")
 def roi_scored(sha: str | None, box: fx.Box, options: Any, _loaded: Any, name: str) -> Any:
     """The one analysis of a crop, once per (bytes, box, options) for all sessions."""
@@ -71,7 +65,7 @@ with st.sidebar:
     denoiser = st.radio("Noise residual denoiser", ["median", "gaussian"], key="noise_m", horizontal=True)
 
 rgb = fx.as_rgb_array(loaded)
-views = views_of(loaded.sha256, quality, loaded)
+views = ui_shared.forensic_views(loaded, quality)
 ela = fx.error_level_analysis(rgb, quality, scale=float(gain) if fixed else None)
 resid = fx.noise_residual(rgb, method=denoiser)
 noise_pic = fx.residual_view(resid)
@@ -205,7 +199,7 @@ with t_cmp:
         if not b.ok:
             st.error(f"Cannot analyse the second file: {b.error}")
         else:
-            b_views = views_of(b.loaded.sha256, quality, b.loaded)
+            b_views = ui_shared.forensic_views(b.loaded, quality)
             pair = ((analysis, views), (b, b_views))
             heads = st.columns(2)
             for col, (a_, _v) in zip(heads, pair, strict=True):

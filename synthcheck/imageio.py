@@ -382,6 +382,11 @@ def _note_grey_fill(img: Image.Image, notes: list[str]) -> None:
                      "missing: the file may be truncated or padded")
 
 
+def as_loaded(image: Any) -> LoadedImage:
+    """A :class:`LoadedImage` as it is, or anything :func:`load_image` accepts, loaded."""
+    return image if isinstance(image, LoadedImage) else load_image(image)
+
+
 def _from_array(arr: np.ndarray, name: str) -> LoadedImage:
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)

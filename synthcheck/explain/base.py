@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..imageio import LoadedImage, load_image
+from ..imageio import as_loaded
 from ..options import check_seed
 
 if TYPE_CHECKING:
@@ -193,11 +193,6 @@ def resolve_target(target: str | int, p_fake: float, threshold: float) -> int:
         if t in CLASS_NAMES:
             return CLASS_NAMES.index(t)
     raise ValueError(f"target must be 'predicted', 'FAKE' or 'REAL', not {target!r}")
-
-
-def as_loaded(image: Any) -> LoadedImage:
-    """Accept a LoadedImage or anything :func:`load_image` accepts."""
-    return image if isinstance(image, LoadedImage) else load_image(image)
 
 
 class Explainer:

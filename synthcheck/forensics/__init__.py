@@ -14,12 +14,13 @@ for reports, the CLI and the dashboard.
 
 from __future__ import annotations
 
+from ..imageio import as_loaded
 from .compare import difference_map
 from .copy_move import copy_move_view, detect_copy_move, draw_copy_move
 from .double_jpeg import double_jpeg
 from .ela import ela_difference, ela_view, error_level_analysis, stretch
 from .ghost import ghost_mosaic, ghost_view, jpeg_ghost
-from .images import as_loaded, as_rgb_array, fit_size, jpeg_roundtrip, luminance, upscale_nearest
+from .images import as_rgb_array, fit_size, jpeg_roundtrip, luminance, upscale_nearest
 from .jpeg_tables import estimate_quality, jpeg_structure, jpeg_tables_view
 from .noise import noise_residual, noise_view, residual_view
 from .region import Box, crop, locator, roi_analysis, zoom

@@ -12,11 +12,6 @@ from PIL import Image
 from ..imageio import LoadedImage, load_image
 
 
-def as_loaded(image: Any) -> LoadedImage:
-    """Any supported image input -> :class:`LoadedImage` (pixels, plus original bytes for files)."""
-    return image if isinstance(image, LoadedImage) else load_image(image)
-
-
 def as_rgb_array(image: Any) -> np.ndarray:
     """Any supported image input -> uint8 HxWx3 array."""
     if isinstance(image, LoadedImage):

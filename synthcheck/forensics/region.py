@@ -45,7 +45,7 @@ def roi_analysis(image: Any, box: Box, detector: Any, options: Any = None, name:
     result as a whole image gets (domain check included, so an out-of-domain crop is honestly
     'cannot assess'). The crop is passed as pixels: its name says where it came from."""
     from ..analysis import analyze_one
-    from .images import as_loaded
+    from ..imageio import as_loaded
 
     loaded = as_loaded(image)
     rgb = np.asarray(loaded.image, dtype=np.uint8)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from ..imageio import as_loaded
 from .copy_move import copy_move_view
 from .double_jpeg import double_jpeg
 from .ela import ela_view
 from .ghost import ghost_view
-from .images import as_loaded
 from .jpeg_tables import jpeg_tables_view
 from .noise import noise_view
 from .spectrum import spectrum_summary
