@@ -106,7 +106,10 @@ class BaseDetector:
 
     def to_array(self, image: LoadedImage) -> np.ndarray:
         """The model's input for one image: uint8 (S, S, 3) at the checkpoint's input size."""
-        return to_model_array(image.image, self.input_size)
+        size = self.input_size
+        if image.image.size == (size, size) and image.image.mode == "RGB":
+            return image.rgb_array()  # already the model's size: no resize, no second copy
+        return to_model_array(image.image, size)
 
     def normalize_array(self, arrays: np.ndarray) -> np.ndarray:
         """uint8 (N, S, S, 3) -> float32 (N, 3, S, S) normalised with the checkpoint's mean/std."""

@@ -6,6 +6,7 @@ limits, mode conversion, EXIF orientation and error wording are the same everywh
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import os
@@ -18,6 +19,13 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import SynthCheckError
+
+KEEP_PIXELS = 256 * 256  # LoadedImage.pixels is kept up to this size (beyond, memory matters more)
+
+try:  # libjpeg-turbo without Pillow's per-file Python work: see _fast_jpeg
+    import simplejpeg as _simplejpeg
+except ImportError:  # optional: Pillow decodes every JPEG without it, 8x slower on small ones
+    _simplejpeg = None
 
 # Refuse images larger than this many pixels *before* decoding them (decompression bombs).
 DEFAULT_MAX_PIXELS = int(os.environ.get("SYNTHCHECK_MAX_PIXELS", 64_000_000))
@@ -53,6 +61,22 @@ class LoadedImage:
     # The original file bytes (None for pixel inputs), kept so provenance metadata (C2PA, EXIF,
     # XMP, PNG text) can be read from the file the verdict is about without reading it twice.
     raw: bytes | None = field(default=None, repr=False, compare=False)
+    # ``image`` as a read-only uint8 (H, W, 3) array, when the decoder made one anyway (small
+    # JPEGs): the model's input and the domain check read it instead of converting again.
+    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def with_changes(self, **changes: Any) -> LoadedImage:
+        """A shallow copy with ``changes`` applied (``dataclasses.replace`` without its per-call
+        field walk: a scan makes two per image); a new ``image`` drops ``pixels``."""
+        new = copy.copy(self)
+        new.__dict__.update(changes)
+        if "image" in changes and changes["image"] is not self.image and "pixels" not in changes:
+            new.pixels = None
+        return new
+
+    def rgb_array(self) -> np.ndarray:
+        """``image`` as a uint8 (H, W, 3) array (``pixels`` when there are)."""
+        return self.pixels if self.pixels is not None else np.asarray(self.image, dtype=np.uint8)
 
     def info(self) -> dict[str, Any]:
         """JSON-friendly description of the original file."""
@@ -224,6 +248,7 @@ def load_image(
     carry a known signature), never by the wording of Pillow's message. A file too small for
     the pixels its header declares is refused (:func:`_refuse_lies`); a JPEG whose last rows
     are flat decoder grey gets a note. Pixels are decoded at full size: no draft reduction.
+    The common JPEG is decoded by :func:`_fast_jpeg` (the same pixels, 8x faster).
     """
     if isinstance(source, np.ndarray):
         return _from_array(source, name or "<array>")
@@ -235,38 +260,13 @@ def load_image(
 
     data, name = _read_source(source, max_bytes, name)
     digest = sha256_bytes(data)
-    notes = []
-    reader = _Reader(data)
-    fmt = None
+    fast = _fast_jpeg(data, max_pixels)
+    if fast is not None:
+        img, notes, pixels = fast
+        return LoadedImage(img, name, digest, len(data), "JPEG", "RGB", img.width, img.height, 1,
+                           notes, raw=data, pixels=pixels if pixels.size <= KEEP_PIXELS * 3 else None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's format warnings are not the user's concern
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(reader)
-            fmt, mode = img.format, img.mode
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,} pixels "
-                    "(possible decompression bomb); refused before decoding."
-                )
-            if width < 1 or height < 1:
-                raise ImageError(f"{name}: image has no pixels ({width}x{height}).")
-            _refuse_lies(img, data, name)
-            n_frames = int(getattr(img, "n_frames", 1) or 1)
-            if n_frames > 1:
-                img.seek(0)
-                notes.append(f"animated/multi-frame {fmt}: first of {n_frames} frames analysed")
-            img.load()
-            _note_grey_fill(img, notes)
-            try:
-                orientation = img.getexif().get(0x0112, 1)
-                if orientation not in (1, None):
-                    img = ImageOps.exif_transpose(img)
-                    notes.append(f"EXIF orientation {orientation} applied")
-            except Exception:  # malformed EXIF must not make an image unreadable
-                notes.append("EXIF block is malformed; orientation ignored")
-            rgb = _to_rgb(img, notes)
+        rgb, fmt, mode, n_frames, notes = _decode(data, name, max_pixels, io.BytesIO(data))
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -275,15 +275,120 @@ def load_image(
     except MemoryError as exc:
         raise ImageError(f"{name}: image is too large to decode in available memory.") from exc
     except Exception as exc:  # any decoder failure is this input's error, never the caller's
-        raise ImageError(_decode_failure(name, fmt, exc, reader)) from exc
+        raise ImageError(_failure_sentence(data, name, max_pixels, exc)) from exc
     return LoadedImage(rgb, name, digest, len(data), fmt, mode, rgb.width, rgb.height,
                        n_frames, notes, raw=data)
+
+
+def _plain_jpeg_frame(data: bytes) -> int | None:
+    """The SOF marker of a JPEG with nothing that makes Pillow decode it differently from plain
+    libjpeg (an EXIF block, whose orientation Pillow applies; an MPO index, which makes it
+    multi-frame; an Adobe marker, which may mean RGB or CMYK), or None."""
+    i, n, frame = 2, len(data), None
+    while i + 4 <= n and data[i] == 0xFF:  # every segment up to the first scan, as Pillow reads
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # stand-alone markers
+            i += 2
+            continue
+        if marker == 0xDA:
+            return frame
+        if marker == 0xD9:
+            return None
+        head = data[i + 4:i + 10]
+        if (marker == 0xE1 and head.startswith(b"Exif")) or marker == 0xEE or (
+                marker == 0xE2 and head.startswith(b"MPF\x00")):
+            return None
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if frame is not None:
+                return None  # a second frame header: hierarchical, or damaged
+            frame = marker
+        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+    return None
+
+
+def _fast_jpeg(data: bytes, max_pixels: int) -> tuple[Image.Image, list[str], np.ndarray] | None:
+    """(RGB image, notes, its read-only pixels) of the common JPEG: Huffman-coded (baseline or progressive), 3-component
+    YCbCr, no EXIF, MPO or Adobe marker, within the limits, decoded by libjpeg-turbo without a
+    single warning (``strict``). simplejpeg drives the same libjpeg-turbo with the same settings
+    as Pillow (accurate integer DCT, fancy upsampling), so the pixels are Pillow's (a test
+    compares them, and all 20,000 CIFAKE test JPEGs matched) at 16 us where Pillow took 124 us.
+    None for anything else: Pillow then decodes it, or refuses it with its one sentence."""
+    if _simplejpeg is None or not data.startswith(b"\xff\xd8\xff"):
+        return None
+    if _plain_jpeg_frame(data) not in (0xC0, 0xC1, 0xC2):
+        return None
+    try:
+        height, width, colorspace, _ = _simplejpeg.decode_jpeg_header(data)
+        if colorspace != "YCbCr" or not 0 < width * height <= max_pixels or \
+                _too_few_bytes("JPEG", width, height, 3, data):
+            return None
+        pixels = _simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+    except (ValueError, MemoryError):  # any warning, damage or oddity: Pillow decides
+        return None
+    img = Image.frombytes("RGB", (width, height), pixels.tobytes())  # fromarray: 2x the time
+    pixels.setflags(write=False)
+    notes: list[str] = []
+    _note_grey_fill(img, notes, "JPEG")
+    return img, notes, pixels
+
+
+def _decode(data: bytes, name: str, max_pixels: int, reader: io.BytesIO
+            ) -> tuple[Image.Image, str | None, str, int, list[str]]:
+    """(RGB image, format, original mode, frames, notes) of ``data`` read through ``reader``;
+    raises whatever Pillow raises (``reader`` may be a :class:`_Reader` that tells why)."""
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's format warnings are not the user's concern
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = Image.open(reader)
+        if isinstance(reader, _Reader):
+            reader.fmt = img.format
+        fmt, mode = img.format, img.mode
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageError(
+                f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,} pixels "
+                "(possible decompression bomb); refused before decoding."
+            )
+        if width < 1 or height < 1:
+            raise ImageError(f"{name}: image has no pixels ({width}x{height}).")
+        _refuse_lies(img, data, name)
+        n_frames = int(getattr(img, "n_frames", 1) or 1)
+        if n_frames > 1:
+            img.seek(0)
+            notes.append(f"animated/multi-frame {fmt}: first of {n_frames} frames analysed")
+        img.load()
+        _note_grey_fill(img, notes)
+        try:
+            orientation = img.getexif().get(0x0112, 1)
+            if orientation not in (1, None):
+                img = ImageOps.exif_transpose(img)
+                notes.append(f"EXIF orientation {orientation} applied")
+        except Exception:  # malformed EXIF must not make an image unreadable
+            notes.append("EXIF block is malformed; orientation ignored")
+        return _to_rgb(img, notes), fmt, mode, n_frames, notes
+
+
+def _failure_sentence(data: bytes, name: str, max_pixels: int, exc: BaseException) -> str:
+    """The one sentence for a file Pillow could not decode: the decode is run again through a
+    :class:`_Reader` that notes whether Pillow asked for more bytes than the file had (the fast
+    path reads through a plain buffer; decoding is deterministic, so it fails the same way)."""
+    reader = _Reader(data)
+    try:
+        _decode(data, name, max_pixels, reader)
+    except Exception as again:  # the same failure, now with the reader's account of it
+        exc = again
+    return _decode_failure(name, reader.fmt, exc, reader)
 
 
 class _Reader(io.BytesIO):
     """The input's bytes, remembering whether a reader asked for more than was left."""
 
     ran_out = False
+    fmt: str | None = None  # the format Pillow recognised, once it did
 
     def read(self, size: int | None = -1) -> bytes:
         out = super().read(size)
@@ -355,26 +460,36 @@ def _refuse_lies(img: Image.Image, data: bytes, name: str) -> None:
     shrink data more than 1032:1.
     """
     width, height = img.size
-    fmt = img.format
+    bits = 1 if img.mode in ("1", "P") else 8 * len(img.getbands())
+    needed = _too_few_bytes(img.format, width, height, bits // 8 or 1, data, bits)
+    if needed:
+        raise ImageError(f"{name}: the {img.format} header declares {width}x{height} pixels but the "
+                         f"file holds {len(data):,} bytes, too few to encode them (at least "
+                         f"{needed:,}); refused.")
+
+
+def _too_few_bytes(fmt: str | None, width: int, height: int, bands: int, data: bytes,
+                   bits: int | None = None) -> int:
+    """The least bytes that can encode ``width`` x ``height`` pixels of ``fmt`` when ``data``
+    holds fewer (see :func:`_refuse_lies`), else 0."""
     if fmt in ("JPEG", "MPO"):
         marker = _jpeg_frame_marker(data)
         if marker is None or marker in _JPEG_ARITHMETIC:
-            return
+            return 0
         needed = -(-width // 8) * -(-height // 8) // 8
     elif fmt == "PNG":
-        bits = 1 if img.mode in ("1", "P") else 8 * len(img.getbands())
-        needed = height * -(-width * bits // 8) // 1032
+        needed = height * -(-width * (bits or 8 * bands) // 8) // 1032
     else:
-        return
-    if len(data) < needed:
-        raise ImageError(f"{name}: the {fmt} header declares {width}x{height} pixels but the file "
-                         f"holds {len(data):,} bytes, too few to encode them (at least {needed:,}); "
-                         "refused.")
+        return 0
+    return needed if len(data) < needed else 0
 
 
-def _note_grey_fill(img: Image.Image, notes: list[str]) -> None:
+def _note_grey_fill(img: Image.Image, notes: list[str], fmt: str | None = None) -> None:
     """Note a JPEG whose last block row is flat mid-grey: what libjpeg puts where data is missing."""
-    if img.format not in ("JPEG", "MPO") or img.height < 16:
+    if (fmt or img.format) not in ("JPEG", "MPO") or img.height < 16:
+        return
+    last = img.getpixel((img.width - 1, img.height - 1))  # the whole test needs this pixel grey
+    if any(v != 128 for v in (last if isinstance(last, tuple) else (last,))):
         return
     tail = np.asarray(img.crop((0, img.height - 8, img.width, img.height)))
     if tail.size and bool((tail == 128).all()):

@@ -228,3 +228,66 @@ def test_any_decoder_exception_becomes_one_sentence(monkeypatch, exc):
     msg = str(err.value)
     assert msg.startswith("x.png: ") and msg.endswith(".") and "\n" not in msg
     assert str(exc) not in msg or not str(exc)
+
+
+def _jpeg(arr: np.ndarray, mode: str = "RGB", **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).convert(mode).save(buf, "JPEG", **save)
+    return buf.getvalue()
+
+
+def _pillow_decode(data: bytes):
+    from synthcheck.imageio import DEFAULT_MAX_PIXELS, _decode
+
+    return _decode(data, "x", DEFAULT_MAX_PIXELS, io.BytesIO(data))
+
+
+def _fast_cases() -> dict[str, bytes]:
+    from skimage import data as skdata
+
+    photo = skdata.astronaut()
+    noise = RNG.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    return {
+        "photo-420": _jpeg(photo, quality=90),
+        "photo-444-q100": _jpeg(photo, quality=100, subsampling=0),
+        "photo-422-progressive": _jpeg(photo, quality=75, subsampling=1, progressive=True),
+        "coffee-optimised-q20": _jpeg(skdata.coffee(), quality=20, optimize=True),
+        "noise-odd-size": _jpeg(noise, quality=85),
+        "one-pixel": _jpeg(noise[:1, :1], quality=95),
+        "thin-strip": _jpeg(noise[:1, :], quality=95, subsampling=0),
+        "cifake-size": _jpeg(noise[:32, :32], quality=75),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fast_cases()))
+def test_fast_jpeg_path_gives_pillows_pixels_and_facts(name: str) -> None:
+    """The common JPEG goes through libjpeg-turbo directly (simplejpeg) and must give exactly
+    what Pillow gives: pixels, format, mode, frames and notes."""
+    from synthcheck.imageio import DEFAULT_MAX_PIXELS, _fast_jpeg
+
+    data = _fast_cases()[name]
+    assert _fast_jpeg(data, DEFAULT_MAX_PIXELS) is not None  # the fast path was taken
+    got = load_image(data)
+    rgb, fmt, mode, n_frames, notes = _pillow_decode(data)
+    assert np.array_equal(np.asarray(got.image), np.asarray(rgb))
+    assert (got.format, got.mode, got.n_frames, got.notes, got.width, got.height) == (
+        fmt, mode, n_frames, notes, rgb.width, rgb.height)
+
+
+def test_jpegs_pillow_reads_differently_take_the_pillow_path() -> None:
+    """Greyscale, CMYK, EXIF-rotated and damaged JPEGs are left to Pillow (its modes, notes,
+    orientation and one-sentence errors)."""
+    from synthcheck.imageio import DEFAULT_MAX_PIXELS, _fast_jpeg
+
+    arr = RNG.integers(0, 256, (40, 24, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = _jpeg(arr, exif=exif.tobytes())
+    cases = {"L": _jpeg(arr, "L"), "CMYK": _jpeg(arr, "CMYK"), "rotated": rotated,
+             "truncated": _jpeg(arr)[:-40]}
+    for name, data in cases.items():
+        assert _fast_jpeg(data, DEFAULT_MAX_PIXELS) is None, name
+    assert load_image(cases["L"]).mode == "L"
+    assert load_image(cases["CMYK"]).notes == ["CMYK converted to RGB"]
+    assert (load_image(rotated).width, load_image(rotated).height) == (40, 24)  # turned upright
+    assert _fast_jpeg(_jpeg(arr), 100) is None  # over the pixel limit: Pillow refuses it
