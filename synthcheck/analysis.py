@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from .decoding import DECODE_TIMEOUT_S, analysis_view, load_many
 from .domain import DomainCheck
 from .imageio import ImageError, LoadedImage, display_name
 from .options import AnalysisOptions, OptionsError, check_seed, check_threshold
-from .provenance import Provenance, empty_provenance, provenance_summary, read_provenance
+from .provenance import Provenance, empty_provenance, read_provenance
 from .tiles import TileGrid, tile_grid
 
 CONCLUSIONS: tuple[str, str, str, str] = ("likely_real", "uncertain", "likely_synthetic", "cannot_assess")
@@ -212,10 +212,7 @@ def provenance_for(loaded: LoadedImage, conclusion: str | None = None,
     conclusion, the summary also says whether the metadata agrees with it."""
     if loaded.raw is None:
         return empty_provenance("the input was pixels, not the original file.")
-    prov = read_provenance(loaded.raw, name=loaded.name)
-    if conclusion is not None:
-        prov = Provenance(prov.signals, provenance_summary(prov.signals, conclusion, p_fake), prov.errors)
-    return prov
+    return read_provenance(loaded.raw, name=loaded.name, conclusion=conclusion, p_fake=p_fake)
 
 
 def _tile_note(grid: TileGrid | None, p_fake: float, edges: tuple[float, float], in_domain: bool) -> str | None:
@@ -232,27 +229,41 @@ def _tile_note(grid: TileGrid | None, p_fake: float, edges: tuple[float, float],
             f"score; the grid only shows where the patch scores lean.")
 
 
+def build_analyses(items: Sequence[tuple[str, LoadedImage]], verdicts: Sequence[Any], detector: Any,
+                   options: AnalysisOptions) -> list[Analysis]:
+    """The analyses of a batch of decoded, scored inputs (``options`` already resolved): the
+    domain check runs on the whole batch (:meth:`synthcheck.domain.DomainModel.judge_many`)."""
+    thr, edges = float(options.threshold), options.band_edges
+    domains = detector.domain_model.judge_many([lo for _, lo in items],
+                                               [v.feature_distance for v in verdicts],
+                                               [v.jpeg_residual for v in verdicts])
+    out = []
+    for (name, loaded), verdict, domain in zip(items, verdicts, domains, strict=True):
+        p_fake = float(verdict.p_fake)
+        band = band_for(p_fake, edges, in_domain=domain.in_domain)
+        conclusion = conclusion_of(band)
+        a = Analysis(name=name, model=detector.model_name, threshold=thr, band_edges=edges,
+                     loaded=loaded, verdict=decide(p_fake, thr), p_fake=p_fake,
+                     p_fake_raw=float(verdict.p_fake_raw), logits=tuple(verdict.logits), band=band,
+                     conclusion=conclusion, domain=domain,
+                     provenance=provenance_for(loaded, conclusion, p_fake))
+        if options.tiles:
+            a.tiles = tile_grid(detector, loaded, threshold=thr)
+            a.tile_note = _tile_note(a.tiles, a.p_fake, edges, domain.in_domain)
+        if options.explain:
+            from .explain import explain_all
+
+            a.explanations = explain_all(detector, loaded, methods=options.explain, seed=options.seed,
+                                         with_metrics=options.with_metrics,
+                                         options=options.explain_options)
+        out.append(a)
+    return out
+
+
 def build_analysis(name: str, loaded: LoadedImage, verdict: Any, detector: Any,
                    options: AnalysisOptions) -> Analysis:
-    """The analysis of one decoded, scored input (``options`` already resolved)."""
-    thr, edges = float(options.threshold), options.band_edges
-    domain = detector.domain_model.judge(loaded, verdict.feature_distance, verdict.jpeg_residual)
-    band = band_for(verdict.p_fake, edges, in_domain=domain.in_domain)
-    conclusion = conclusion_of(band)
-    a = Analysis(name=name, model=detector.model_name, threshold=thr, band_edges=edges, loaded=loaded,
-                 verdict=decide(verdict.p_fake, thr), p_fake=float(verdict.p_fake),
-                 p_fake_raw=float(verdict.p_fake_raw), logits=tuple(verdict.logits), band=band,
-                 conclusion=conclusion, domain=domain,
-                 provenance=provenance_for(loaded, conclusion, float(verdict.p_fake)))
-    if options.tiles:
-        a.tiles = tile_grid(detector, loaded, threshold=thr)
-        a.tile_note = _tile_note(a.tiles, a.p_fake, edges, domain.in_domain)
-    if options.explain:
-        from .explain import explain_all
-
-        a.explanations = explain_all(detector, loaded, methods=options.explain, seed=options.seed,
-                                     with_metrics=options.with_metrics, options=options.explain_options)
-    return a
+    """The analysis of one decoded, scored input (:func:`build_analyses` of one)."""
+    return build_analyses([(name, loaded)], [verdict], detector, options)[0]
 
 
 Source = Any  # path, bytes, (name, bytes) upload, PIL image, array or LoadedImage
@@ -287,7 +298,8 @@ def _reducer(detector: Any, opts: AnalysisOptions, keep_images: bool
 def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOptions | None = None, *,
                  names: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH,
                  keep_images: bool = True, timeout_s: float | None = None,
-                 progress: Callable[[int], None] | None = None) -> Iterator[Analysis]:
+                 progress: Callable[[int], None] | None = None,
+                 inline_decode: bool = False) -> Iterator[Analysis]:
     """Analyses in input order, decoded and scored ``batch_size`` at a time, or sooner once the
     chunk's inputs measure ``MAX_CHUNK_PIXELS`` (memory does not grow with the number of
     inputs). A bad input yields an :class:`Analysis` with ``error`` and never stops the others.
@@ -297,7 +309,9 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
     decode thread, right after decoding, to the model's input and the domain check's small copy
     (:func:`synthcheck.decoding.analysis_view`: the same results, no full pixels kept); otherwise
     the full images live until their chunk is scored, and ``keep_images=False`` drops them then.
-    ``progress(n_done)`` is called after each scored chunk.
+    ``progress(n_done)`` is called after each scored chunk. ``inline_decode`` decodes small files
+    in this thread rather than on the decode pool (:func:`synthcheck.decoding.load_many`): for
+    callers whose processes are already the parallelism, such as scan workers.
     """
     opts = (options or AnalysisOptions()).resolved(detector)
     limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
@@ -306,21 +320,23 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
     done = 0
 
     def flush(chunk: list[tuple[str, LoadedImage | None, Any, str | None]]) -> Iterator[Analysis]:
-        good = [(lo, view) for _, lo, view, _ in chunk if lo is not None]
+        good = [(name, lo) for name, lo, _, _ in chunk if lo is not None]
         if not good:
-            verdicts: Iterator[Any] = iter(())
-        elif reduce is not None:  # the model's inputs were made in the decode threads
-            verdicts = iter(detector.predict_arrays(np.stack([view for _, view in good]),
-                                                    [(lo.width, lo.height) for lo, _ in good]))
+            built: Iterator[Analysis] = iter(())
         else:
-            verdicts = iter(detector.predict([lo for lo, _ in good]))
+            if reduce is not None:  # the model's inputs were made in the decode threads
+                verdicts = detector.predict_arrays(np.stack([v for _, lo, v, _ in chunk if lo is not None]),
+                                                   [(lo.width, lo.height) for _, lo in good])
+            else:
+                verdicts = detector.predict([lo for _, lo in good])
+            built = iter(build_analyses(good, verdicts, detector, opts))
         for name, loaded, _, err in chunk:
             if loaded is None:
                 yield Analysis(name, detector.model_name, opts.threshold, opts.band_edges, error=err)
                 continue
-            a = build_analysis(name, loaded, next(verdicts), detector, opts)
+            a = next(built)
             if not keep_images:
-                a.loaded = replace(loaded, image=_PLACEHOLDER, raw=None)
+                a.loaded = loaded.with_changes(image=_PLACEHOLDER, raw=None)
             yield a
 
     names_of: deque[str] = deque()
@@ -333,7 +349,7 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
 
     chunk: list[tuple[str, LoadedImage | None, Any, str | None]] = []
     pixels = 0
-    for out in load_many(decodable(), limit, reduce=reduce):
+    for out in load_many(decodable(), limit, reduce=reduce, inline=inline_decode):
         name = names_of.popleft()
         if isinstance(out, ImageError):
             chunk.append((name, None, None, str(out)))

@@ -6,6 +6,11 @@ two cores, and a reused thread costs nothing per input (a fresh thread per input
 that input's error and abandoned with its thread (daemon: it cannot block the interpreter's
 exit); the pool is then replaced, and inputs not yet started move to the new one.
 
+``load_many(inline=True)`` (scan workers, where the processes are the parallelism) decodes
+small files (:data:`INLINE_MAX_BYTES`, :data:`INLINE_MAX_PIXELS`) in the calling thread: for a
+32x32 JPEG the hand-off to a thread cost more CPU than the decode. Their work is bounded by
+those limits; anything the inline decode refuses goes to the pool, within the time limit.
+
 Memory is bounded by decoded pixels, not by the number of inputs: :func:`load_many` keeps at
 most ``LOOKAHEAD`` inputs ahead, and a decode thread starts one of them only while the results
 decoded but not yet taken by the caller hold fewer than ``budget_px`` pixels (else the input
@@ -22,20 +27,32 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .domain.inputs import _ANALYSIS_SIDE
-from .imageio import ImageError, ImageSource, LoadedImage, display_name, load_image
+from .imageio import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    ImageSource,
+    LoadedImage,
+    display_name,
+    load_image,
+)
 
 DECODE_TIMEOUT_S = float(os.environ.get("SYNTHCHECK_DECODE_TIMEOUT", 30))
 DECODE_THREADS = max(1, int(os.environ.get("SYNTHCHECK_DECODE_THREADS", min(2, os.cpu_count() or 1))))
 LOOKAHEAD = 32  # inputs submitted ahead of the one being waited for
 # decoded pixels that may wait for the caller (one 64 Mpx photo, or thousands of small images)
 HELD_PIXELS = int(os.environ.get("SYNTHCHECK_DECODE_HELD_PIXELS", 64_000_000))
+# load_many(inline=True) decodes inputs this small in the calling thread: bounded work (a hostile
+# progressive JPEG this small still decodes in well under a second), no thread hand-off
+INLINE_MAX_BYTES = 64 * 1024
+INLINE_MAX_PIXELS = 256 * 256
 
 
 def held_pixels(obj: Any) -> int:
@@ -72,7 +89,7 @@ def analysis_view(loaded: LoadedImage, detector: Any) -> tuple[LoadedImage, np.n
     ``p_fake``; memory is bounded by dropping the full image instead.
     """
     view = detector.to_array(loaded)
-    return replace(loaded, image=domain_copy(loaded.image)), view
+    return loaded.with_changes(image=domain_copy(loaded.image)), view
 
 
 class _Budget:
@@ -250,9 +267,33 @@ def load_with_timeout(source: ImageSource, timeout_s: float = DECODE_TIMEOUT_S,
     return _outcome(job, timeout_s)
 
 
+_DONE = threading.Event()  # every inline job is finished when made: one set event serves them all
+_DONE.set()
+_INLINE_LOCK = threading.Lock()  # ... and one lock (their critical sections are tiny)
+
+
+def _inline(source: Any, name: str | None, reduce: Callable[[LoadedImage], Any] | None,
+            budget: _Budget) -> _Job | None:
+    """A finished job for a small file or bytes decoded here, in the caller's thread; None when
+    the inline limits (or anything else) refuse it: the pool then decodes it as usual."""
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        return None  # streams cannot be read twice; images and arrays go the usual way
+    try:
+        loaded = load_image(source, name=name, max_pixels=min(INLINE_MAX_PIXELS, DEFAULT_MAX_PIXELS),
+                            max_bytes=min(INLINE_MAX_BYTES, DEFAULT_MAX_BYTES))
+    except ImageError:
+        return None
+    job = _Job(source, name, reduce, budget, claimed=True, done=_DONE, lock=_INLINE_LOCK)
+    try:
+        job.finish(reduce(loaded) if reduce is not None else loaded)
+    except BaseException as exc:
+        job.fault = exc
+    return job
+
+
 def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float = DECODE_TIMEOUT_S,
               *, reduce: Callable[[LoadedImage], Any] | None = None,
-              budget_px: int = HELD_PIXELS) -> Iterator[Any]:
+              budget_px: int = HELD_PIXELS, inline: bool = False) -> Iterator[Any]:
     """Open (source, name) inputs in order, a few ahead on the decode pool; yields each input's
     :class:`LoadedImage` (or what ``reduce`` made of it in the decode thread), or its
     :class:`ImageError`, never raising for one input.
@@ -261,6 +302,7 @@ def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float 
     yet taken hold fewer than ``budget_px`` pixels (:func:`held_pixels`); the input the caller
     waits for is always decoded. An exception raised by ``reduce`` is the caller's bug and is
     raised as is. Inputs still ahead when the caller stops reading are never decoded.
+    ``inline`` decodes small files in this thread (see the module docstring).
     """
     budget = _Budget(budget_px)
     window: deque[_Job] = deque()
@@ -271,6 +313,9 @@ def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float 
         job = _Job(source, name, reduce, budget, forced)
         _pool().submit(job)
         return job
+
+    def start(source: Any, name: str | None) -> _Job:
+        return (inline and _inline(source, name, reduce, budget)) or submit(source, name)
 
     try:
         while True:
@@ -283,7 +328,7 @@ def load_many(items: Iterable[tuple[ImageSource, str | None]], timeout_s: float 
                 except StopIteration:
                     exhausted = True
                     break
-                window.append(submit(source, name))
+                window.append(start(source, name))
             if not window:
                 return
             head = window.popleft()
@@ -314,7 +359,7 @@ def decode_for_analysis(data: bytes, name: str, max_pixels: int, max_bytes: int,
 
     loaded = load_image(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes)
     view = to_model_array(loaded.image, input_size)
-    small = replace(loaded, image=domain_copy(loaded.image), raw=None)
+    small = loaded.with_changes(image=domain_copy(loaded.image), raw=None)
     del loaded
     release_memory()
     return small, view

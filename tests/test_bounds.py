@@ -108,13 +108,13 @@ def test_reduced_images_give_the_same_analysis(tiny_detector, monkeypatch) -> No
     opts = AnalysisOptions()
     full = [a.to_record() for a in iter_analyze(sources, tiny_detector, opts, keep_images=True)]
     seen: list[tuple[int, int]] = []
-    real_build = analysis.build_analysis
+    real_build = analysis.build_analyses
 
-    def spy(name, loaded, verdict, detector, options):
-        seen.append(loaded.image.size)
-        return real_build(name, loaded, verdict, detector, options)
+    def spy(items, verdicts, detector, options):
+        seen.extend(loaded.image.size for _, loaded in items)
+        return real_build(items, verdicts, detector, options)
 
-    monkeypatch.setattr(analysis, "build_analysis", spy)
+    monkeypatch.setattr(analysis, "build_analyses", spy)
     reduced = [a.to_record() for a in iter_analyze(sources, tiny_detector, opts, keep_images=False)]
     assert reduced == full
     assert max(max(s) for s in seen) <= 256  # no full image reached the analysis

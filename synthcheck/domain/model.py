@@ -5,13 +5,14 @@
   JPEG trace and each class's greyscale share, stored in the checkpoint as ``feature_domain``.
 - *score* (:meth:`DomainModel.score`, per batch, beside the forward pass): each input's feature
   distance and JPEG grid residual.
-- *judge* (:meth:`DomainModel.judge`, per input): input-property checks plus the two scores
-  against their thresholds, and the greyscale note; one :class:`DomainCheck`.
+- *judge* (:meth:`DomainModel.judge` per input, :meth:`DomainModel.judge_many` per batch):
+  input-property checks plus the two scores against their thresholds, and the greyscale note;
+  one :class:`DomainCheck` per input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..imageio import LoadedImage
 from .greyscale import greyscale_advisory
-from .inputs import check_domain
+from .inputs import check_domain_many
 from .jpeg_trace import describe as describe_jpeg
 from .jpeg_trace import grid_residual
 from .knn import feature_score
@@ -67,35 +68,42 @@ class DomainModel:
     def judge(self, loaded: LoadedImage, feature_distance: float | None = None,
               jpeg_residual: float | None = None) -> DomainCheck:
         """In domain or not, with one plain sentence per reason, and the advisories."""
-        domain = check_domain(loaded, input_size=self.input_size)
-        limit = self.feature_threshold
-        if limit is not None and feature_distance is not None:
-            _score_test(domain, "feature_distance", "feature_threshold", feature_distance, limit, 4,
-                        f"The model's internal features for this image are unlike its training "
-                        f"images (distance {feature_distance:.3g}, while 99% of validation images "
-                        f"stay under {limit:.3g}).")
-        jpeg = self.jpeg
-        if jpeg and jpeg_residual is not None:
-            thr = float(jpeg["threshold"])
-            _score_test(domain, "jpeg_residual", "jpeg_threshold", jpeg_residual, thr, 3,
-                        f"The image lacks the trace of the {describe_jpeg(jpeg)} compression that "
-                        f"every training image went through (grid residual {jpeg_residual:.3f}, "
-                        f"while 99% of validation images stay under {thr:.3f}), so it was never "
-                        f"compressed like them, or was resized, shifted or re-compressed since.")
-        note = greyscale_advisory(domain.stats.get("mean_chroma"), self.greyscale, self.class_names)
-        if note:
-            domain.advisories.append(note)
-        return domain
+        return self.judge_many([loaded], [feature_distance], [jpeg_residual])[0]
+
+    def judge_many(self, loaded: Sequence[LoadedImage], feature_distances: Sequence[float | None],
+                   jpeg_residuals: Sequence[float | None]) -> list[DomainCheck]:
+        """:meth:`judge` of each input of a batch (the input-property checks run on the whole
+        batch at once: per image they cost more than the model)."""
+        checks = check_domain_many(loaded, self.input_size)
+        limit, jpeg, grey = self.feature_threshold, self.jpeg, self.greyscale
+        thr = float(jpeg["threshold"]) if jpeg else 0.0
+        for domain, dist, residual in zip(checks, feature_distances, jpeg_residuals, strict=True):
+            if limit is not None and dist is not None:
+                _score_test(domain, "feature_distance", "feature_threshold", dist, limit, 4,
+                            lambda d=dist: f"The model's internal features for this image are "
+                            f"unlike its training images (distance {d:.3g}, while 99% of "
+                            f"validation images stay under {limit:.3g}).")
+            if jpeg and residual is not None:
+                _score_test(domain, "jpeg_residual", "jpeg_threshold", residual, thr, 3,
+                            lambda r=residual: f"The image lacks the trace of the "
+                            f"{describe_jpeg(jpeg)} compression that every training image went "
+                            f"through (grid residual {r:.3f}, while 99% of validation images stay "
+                            f"under {thr:.3f}), so it was never compressed like them, or was "
+                            f"resized, shifted or re-compressed since.")
+            note = greyscale_advisory(domain.stats.get("mean_chroma"), grey, self.class_names)
+            if note:
+                domain.advisories.append(note)
+        return checks
 
 
 def _score_test(domain: DomainCheck, key: str, limit_key: str, value: float, limit: float,
-                digits: int, reason: str) -> None:
+                digits: int, reason: Callable[[], str]) -> None:
     """Record a fitted score and its limit in ``stats``; above the limit the input is out of
-    domain, for ``reason``."""
+    domain, for ``reason()`` (worded only then)."""
     domain.stats[key], domain.stats[limit_key] = round(value, digits), round(limit, digits)
     if value > limit:
         domain.in_domain = False
-        domain.reasons.append(reason)
+        domain.reasons.append(reason())
 
 
 def domain_model_of(detector: Any) -> DomainModel:

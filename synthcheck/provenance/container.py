@@ -56,9 +56,12 @@ def _walk_jpeg(data: bytes, found: Found) -> None:
             continue
         if marker in (0xDA, 0xD9):
             return
-        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        length = (data[i + 2] << 8) | data[i + 3]
         if length < 2:
             return
+        if marker not in (0xE1, 0xEB, 0xFE):  # tables, frame headers, other APPn: not metadata
+            i += 2 + length
+            continue
         seg = data[i + 4:i + 2 + length]
         if marker == 0xE1 and seg.startswith(b"Exif\x00\x00") and found.exif is None:
             found.exif = seg

@@ -51,6 +51,8 @@ def exif_fields(data: bytes, found: Found) -> dict[str, str]:
     sub_tags = {0x9286: "UserComment", 0xA434: "LensModel", 0x9003: "DateTimeOriginal",
                 0x829A: "ExposureTime"}
     out: dict[str, str] = {}
+    if found.exif is None and found.fmt != "unknown":
+        return out  # a known container without an EXIF block: nothing to read
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -34,13 +34,15 @@ def _read_bytes(source: Any, name: str) -> tuple[bytes | None, str | None]:
     return None, f"{name}: provenance needs the original file bytes or a path, not {type(source).__name__}."
 
 
-def read_provenance(source: bytes | str | os.PathLike, name: str | None = None) -> Provenance:
-    """Provenance signals of one file (bytes or path); never raises on hostile input."""
+def read_provenance(source: bytes | str | os.PathLike, name: str | None = None,
+                    conclusion: str | None = None, p_fake: float | None = None) -> Provenance:
+    """Provenance signals of one file (bytes or path); never raises on hostile input. Given the
+    analysis's ``conclusion`` (and ``p_fake``), the summary says whether the metadata agrees."""
     label = name or (str(source) if isinstance(source, (str, os.PathLike)) else "<bytes>")
     data, problem = _read_bytes(source, label)
     if data is None:
         errors = [problem or f"{label}: could not be read."]
-        return Provenance([], provenance_summary([]), errors)
+        return Provenance([], provenance_summary([], conclusion, p_fake), errors)
     signals: list[dict[str, Any]] = []
     errors = []
     try:
@@ -59,7 +61,7 @@ def read_provenance(source: bytes | str | os.PathLike, name: str | None = None) 
     except Exception as exc:  # last line of defence: provenance must never break an analysis
         errors.append(f"{label}: provenance could not be fully read ({type(exc).__name__}).")
     signals = signals[:MAX_SIGNALS]
-    return Provenance(signals, provenance_summary(signals), errors)
+    return Provenance(signals, provenance_summary(signals, conclusion, p_fake), errors)
 
 
 def empty_provenance(reason: str) -> Provenance:
