@@ -17,7 +17,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -119,12 +119,20 @@ def _is_hidden(name: str) -> bool:
     return any(p.startswith(".") for p in parts) or (bool(parts) and parts[0] == "__MACOSX")
 
 
+def _suffix(name: str) -> str:
+    """The extension of the last part of ``name``, lower-cased (``PurePosixPath.suffix``'s rule,
+    without building a path: a scan asks this once per file)."""
+    last = name.rstrip("/").rpartition("/")[2]
+    dot = last.rfind(".")
+    return last[dot:].lower() if 0 < dot < len(last) - 1 else ""
+
+
 def is_image_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+    return _suffix(name) in IMAGE_EXTENSIONS
 
 
-def _is_zip_name(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() == ".zip"
+def is_zip_name(name: str) -> bool:
+    return _suffix(name) == ".zip"
 
 
 def _utc(ts: float) -> str:
@@ -204,7 +212,7 @@ def iter_zip(archive: bytes | str | os.PathLike | BinaryIO | zipfile.ZipFile, so
             if info.flag_bits & 0x1:
                 yield Rejection(name, source, "encrypted ZIP entry; skipped.")
                 continue
-            if _is_zip_name(name):
+            if is_zip_name(name):
                 yield Rejection(name, source, "ZIP archive inside the ZIP; extract it and add it "
                                               "on its own.")
                 continue
@@ -260,6 +268,104 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or type(exc).__name__
 
 
+@dataclass(frozen=True)
+class FolderEntry:
+    """One entry under a walked folder: its path, its name relative to the root, why it is
+    refused (None: an image or ZIP to take; ``""``: hidden, skipped quietly) and its ``lstat``."""
+
+    path: str
+    rel: str
+    why: str | None
+    stat: os.stat_result | None = None
+    is_zip: bool = False  # a ZIP archive to open (``why`` None), not an image
+
+
+def scan_folder(root: str | os.PathLike, recursive: bool = True) -> Iterator[FolderEntry]:
+    """Every entry under ``root``, sorted, in the order of :func:`walk_folder` (per folder: its
+    hidden or linked sub-folders, then its files, then each kept sub-folder in turn).
+
+    ``os.scandir`` with plain strings and one ``lstat`` per file (kept in ``stat``): a scan of a
+    million files spends no time in ``pathlib`` and stats each file once. Unreadable sub-folders
+    are skipped, as ``os.walk`` skips them.
+    """
+    base = os.path.realpath(os.fspath(root))
+    stack = [(base, "")]
+    while stack:
+        here, prefix = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        dirs, files = [], []
+        for e in entries:
+            try:
+                (dirs if e.is_dir() else files).append(e)  # follows links, as os.walk does
+            except OSError:
+                files.append(e)
+        keep = []
+        for d in dirs:
+            rel = display_name(prefix + d.name)
+            if d.name.startswith("."):
+                yield FolderEntry(d.path, rel, "")
+            elif d.is_symlink():
+                yield FolderEntry(d.path, rel, "symbolic link to a folder; not followed.")
+            else:
+                keep.append((d.path, prefix + d.name + "/"))
+        for f in files:
+            name, rel = f.name, display_name(prefix + f.name)
+            try:
+                st: os.stat_result | None = f.stat(follow_symlinks=False)
+            except (OSError, ValueError):
+                st = None
+            if name.startswith("."):
+                yield FolderEntry(f.path, rel, "", st)
+            elif st is None:
+                yield FolderEntry(f.path, rel, "cannot be read (it vanished or is not accessible); skipped.")
+            elif stat.S_ISLNK(st.st_mode):
+                yield FolderEntry(f.path, rel, "symbolic link; not followed (it may point outside "
+                                  "the folder).", st)
+            elif not stat.S_ISREG(st.st_mode):
+                yield FolderEntry(f.path, rel, f"{file_kind(st.st_mode)}, not a regular file; skipped.", st)
+            elif (suffix := _suffix(name)) == ".zip":
+                yield FolderEntry(f.path, rel, None, st, is_zip=True)
+            elif suffix in IMAGE_EXTENSIONS:
+                yield FolderEntry(f.path, rel, None, st)
+            else:
+                ext = os.path.splitext(name)[1]
+                yield FolderEntry(f.path, rel, f"not an image file type ({ext or 'no extension'}); "
+                                  "skipped.", st)
+        if recursive:
+            stack.extend(reversed(keep))
+
+
+def count_folder(root: str | os.PathLike, count_zip: Callable[[str], int]) -> int:
+    """How many non-hidden entries :func:`scan_folder` yields under ``root`` (refused ones
+    included), a regular ``.zip`` file counting ``count_zip(path)``; from directory entry types
+    alone, without a ``stat`` per file (a progress bar's total for a million files)."""
+    total, stack = 0, [os.path.realpath(os.fspath(root))]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                is_dir, is_link = e.is_dir(), e.is_symlink()
+            except OSError:
+                is_dir = is_link = False
+            if is_dir and not is_link:
+                stack.append(e.path)
+            elif not is_dir and _suffix(e.name) == ".zip" and e.is_file(follow_symlinks=False):
+                total += count_zip(e.path)
+            else:
+                total += 1
+    return total
+
+
 def walk_folder(root: Path, recursive: bool = True) -> Iterator[tuple[Path, str, str | None]]:
     """``(path, name relative to root, why refused)`` per entry under ``root``, sorted.
 
@@ -269,43 +375,8 @@ def walk_folder(root: Path, recursive: bool = True) -> Iterator[tuple[Path, str,
     walked only when ``recursive``. Names that are not valid UTF-8 are given escaped
     (:func:`synthcheck.imageio.display_name`); the path itself stays usable.
     """
-    base = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        here = Path(dirpath)
-        keep = []
-        for d in sorted(dirnames):
-            if d.startswith("."):
-                yield here / d, display_name((here / d).relative_to(base).as_posix()), ""
-            elif (here / d).is_symlink():
-                yield (here / d, display_name((here / d).relative_to(base).as_posix()),
-                       "symbolic link to a folder; not followed.")
-            else:
-                keep.append(d)
-        dirnames[:] = keep if recursive else []
-        for f in sorted(filenames):
-            path = here / f
-            rel = display_name(path.relative_to(base).as_posix())
-            mode = _lmode(path)
-            if f.startswith("."):
-                yield path, rel, ""
-            elif mode is None:
-                yield path, rel, "cannot be read (it vanished or is not accessible); skipped."
-            elif stat.S_ISLNK(mode):
-                yield path, rel, "symbolic link; not followed (it may point outside the folder)."
-            elif not stat.S_ISREG(mode):
-                yield path, rel, f"{file_kind(mode)}, not a regular file; skipped."
-            elif not (_is_zip_name(f) or is_image_name(f)):
-                yield path, rel, f"not an image file type ({path.suffix or 'no extension'}); skipped."
-            else:
-                yield path, rel, None
-
-
-def _lmode(path: Path) -> int | None:
-    """``st_mode`` of the entry itself (a link is not followed), or None when it cannot be read."""
-    try:
-        return os.lstat(path).st_mode
-    except (OSError, ValueError):
-        return None
+    for e in scan_folder(root, recursive):
+        yield Path(e.path), e.rel, e.why
 
 
 def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
@@ -316,7 +387,7 @@ def iter_folder(root: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
             budget.hidden += 1
         elif why:
             yield Rejection(rel, source, why)
-        elif _is_zip_name(path.name):
+        elif is_zip_name(path.name):
             yield from iter_zip(path, f"zip:{path}", budget)
         elif (item := _file_candidate(path, rel, source, budget)) is not None:
             yield item
@@ -334,7 +405,7 @@ def _path_items(path: Path, budget: _Budget) -> Iterator[Candidate | Rejection]:
         yield Rejection(shown, f"file:{shown}", "no such file or folder.")
     elif not stat.S_ISREG(mode):  # FIFO, socket, device: refused before any read
         yield Rejection(shown, f"file:{shown}", f"{file_kind(mode)}, not a regular file; skipped.")
-    elif _is_zip_name(path.name) or _starts_with_zip_magic(path):
+    elif is_zip_name(path.name) or _starts_with_zip_magic(path):
         yield from iter_zip(path, f"zip:{display_name(path.resolve())}", budget)
     elif (item := _file_candidate(path, display_name(path.name),
                                   f"file:{display_name(path.resolve())}", budget)) is not None:
@@ -356,7 +427,7 @@ def _starts_with_zip_magic(path: Path) -> bool:
 
 
 def _upload_items(name: str, data: bytes, budget: _Budget) -> Iterator[Candidate | Rejection]:
-    if _is_zip_name(name) or data[:4] in ZIP_MAGIC:
+    if is_zip_name(name) or data[:4] in ZIP_MAGIC:
         yield from iter_zip(bytes(data), f"upload:{name}", budget)
         return
     why = budget.refuse(len(data))

@@ -165,3 +165,53 @@ def test_cli_bad_source_is_one_sentence(tmp_path: Path) -> None:
     proc = _cli([str(tmp_path), "--out", str(tmp_path / "x.parquet"), "--workers", "0"])
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "worker count" in err
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".jsonl"])
+def test_merge_after_a_crash_between_rename_and_clean_up_duplicates_nothing(tmp_path: Path, ext: str) -> None:
+    """The parts outlived a finished merge (a crash before they were removed): merging again
+    keeps every row of the results once and adds only the parts' new rows, in both formats."""
+    from synthcheck.scan.writer import ResultStore, write_rows
+
+    def rows(keys: list[str]) -> list[dict]:
+        return [to_row(k, {"path": k, "conclusion": "likely_real", "p_fake": 0.1,
+                           "domain_reasons": [], "provenance": []}) for k in keys]
+
+    out = tmp_path / f"r{ext}"
+    store = ResultStore(out)
+    store.open()
+    write_rows(rows(["a", "b"]), store.next_part(), store.fmt)
+    write_rows(rows(["c"]), store.next_part(), store.fmt)
+    store.finish()
+    first = read_rows(out)
+    store = ResultStore(out)  # the "crash": the same parts are back beside the results
+    assert len(store.open()) == 3
+    write_rows(rows(["a", "b"]), store.next_part(), store.fmt)
+    write_rows(rows(["c", "d"]), store.next_part(), store.fmt)
+    store.finish()
+    merged = read_rows(out)
+    assert [r["key"] for r in merged] == ["a", "b", "c", "d"]
+    assert merged[:3] == first and merged[3]["path"] == "d"
+    assert not Path(str(out) + ".parts").exists()
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".jsonl"])
+def test_a_fresh_run_streams_its_parts_in_order_whatever_order_they_finish(tmp_path: Path, ext: str) -> None:
+    """Parts committed out of order (two workers) still give the results in part order, and
+    finishing a fresh run is a rename of what was streamed (the same rows as a merge)."""
+    from synthcheck.scan.writer import ResultStore
+
+    def rows(keys: list[str]) -> list[dict]:
+        return [to_row(k, {"path": k, "conclusion": "uncertain", "p_fake": 0.5}) for k in keys]
+
+    out = tmp_path / f"r{ext}"
+    store = ResultStore(out)
+    store.open()
+    first, second, third = store.next_part(), store.next_part(), store.next_part()
+    store.commit(rows(["c"]), third)
+    store.commit(rows(["a"]), first)
+    assert (out.parent / (out.name + ".parts") / ".results.tmp").exists()
+    store.commit(rows(["b1", "b2"]), second)
+    assert store.finish() == out
+    assert [r["key"] for r in read_rows(out)] == ["a", "b1", "b2", "c"]
+    assert not Path(str(out) + ".parts").exists()

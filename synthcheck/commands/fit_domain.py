@@ -8,9 +8,11 @@ import json
 
 def _run(args: argparse.Namespace) -> int:
     from ..domain.features import fit_checkpoint_domain
+    from ..domain.knn import DEFAULT_KEEP
     from ..onnx_fast import export_onnx, onnx_path_for
 
-    report = fit_checkpoint_domain(args.checkpoint, args.data, keep=args.keep)
+    keep = DEFAULT_KEEP if args.keep is None else args.keep
+    report = fit_checkpoint_domain(args.checkpoint, args.data, keep=keep)
     if onnx_path_for(args.checkpoint).exists() or args.onnx:
         report["onnx"] = str(export_onnx(args.checkpoint))
     print(json.dumps(report, indent=2))
@@ -18,12 +20,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..domain.knn import DEFAULT_KEEP  # torch-free: the CLI parser must not import torch
-
     p = sub.add_parser("fit-domain", help="fit the domain check (feature kNN + JPEG trace) of a checkpoint")
     p.add_argument("checkpoint")
     p.add_argument("--data", help="the folder it was trained on (default $SYNTHCHECK_DATA)")
-    p.add_argument("--keep", type=float, default=DEFAULT_KEEP,
-                   help=f"share of validation images kept in domain (default {DEFAULT_KEEP})")
+    p.add_argument("--keep", type=float, default=None,  # resolved in _run: the parser stays light
+                   help="share of validation images kept in domain (default: "
+                        "synthcheck.domain.knn.DEFAULT_KEEP, the share the shipped models use)")
     p.add_argument("--onnx", action="store_true", help="(re)export the ONNX twin afterwards")
     p.set_defaults(func=_run)

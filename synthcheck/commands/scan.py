@@ -19,6 +19,10 @@ def _workers(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.engine == "local":  # the workers' fork server loads its modules while we load ours
+        from ..scan.engine_local import start_fork_server
+
+        start_fork_server()
     from ..detector_base import default_checkpoint
     from ..scan import DetectorSpec, scan
 

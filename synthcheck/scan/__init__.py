@@ -4,7 +4,8 @@
 inputs already in ``out`` or its parts (:mod:`.writer`), scores the rest in chunks on worker
 processes (:mod:`.engine_local`) or a Ray cluster (:mod:`.engine_ray`), each worker running the
 one analysis (:func:`synthcheck.analysis.iter_analyze`), and writes ``out`` plus
-``out + ".summary.json"``. Light to import: spawned workers import this package first.
+``out + ".summary.json"``. Light to import (the heavy parts load on first use): the command
+line starts the workers' fork server before it loads numpy and the rest.
 """
 
 from __future__ import annotations
@@ -15,16 +16,30 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .score import DetectorSpec
-from .sources import ScanItem, SourceError, count_items, iter_items
-from .writer import ResultsError, ResultStore, read_rows
+from .spec import DetectorSpec
+
+if TYPE_CHECKING:
+    from .sources import ScanItem
+    from .writer import ResultStore
 
 ENGINES = ("local", "ray")
 DEFAULT_CHUNK = 512  # inputs per worker task and per part file
 __all__ = ["ENGINES", "DetectorSpec", "ResultsError", "ScanSummary", "SourceError", "read_rows",
            "scan", "summary_path"]
+
+
+_LAZY = {"SourceError": "sources", "ResultsError": "writer", "read_rows": "writer"}
+
+
+def __getattr__(name: str) -> Any:
+    """The names re-exported from the heavier submodules, imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def summary_path(out: str | os.PathLike) -> Path:
@@ -101,8 +116,16 @@ def _pending(items: Iterator[ScanItem], done: Any, progress: _Progress) -> Itera
         yield it
 
 
-def _chunks(items: Iterator[ScanItem], size: int) -> Iterator[list[ScanItem]]:
-    while chunk := list(islice(items, size)):
+def _chunks(items: Iterator[ScanItem], size: int, left: Callable[[], int] | None = None,
+            workers: int = 1) -> Iterator[list[ScanItem]]:
+    """Lists of ``size`` items; once ``left()`` (the inputs not yet handed out) is under
+    ``workers`` chunks, quarter chunks, so that the workers finish together rather than one
+    idling while the other ends a whole chunk."""
+    while True:
+        n = size if left is None or left() >= workers * size else max(1, size // 4)
+        chunk = list(islice(items, n))
+        if not chunk:
+            return
         yield chunk
 
 
@@ -119,6 +142,8 @@ def scan(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     """
     from ..detector_base import default_checkpoint
     from .engine_local import default_workers
+    from .sources import count_items, iter_items
+    from .writer import ResultsError, ResultStore
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
@@ -129,22 +154,45 @@ def scan(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         raise ResultsError(f"{spec.checkpoint}: no such checkpoint file.")
     workers = workers or default_workers()
     store = ResultStore(out)
+    if store.fmt == "parquet":  # the part writes need pyarrow: load it while the workers start
+        import threading
+
+        from .writer import warm_up
+
+        threading.Thread(target=warm_up, daemon=True, name="synthcheck-pyarrow").start()
     t0 = time.perf_counter()
     total = count_items(sources)
     done = store.open()
     bar = _Progress(total, show_progress, progress)
+
+    def commit(rows: list[dict[str, Any]], part: Path) -> None:
+        """One chunk's rows into its part file (atomically), then counted: the workers score,
+        this process writes (so no worker loads pyarrow)."""
+        from ..analysis import summarize
+
+        store.commit(rows, part)
+        bar.scored(len(rows), summarize(rows))
+
     pending = _pending(iter_items(sources), done, bar)
     try:
         if engine == "local":
             from .engine_local import run_local
 
-            chunks = ((c, store.next_part()) for c in _chunks(pending, chunk_size))
-            run_local(chunks, spec, store.fmt, workers, bar.scored)
+            handed = [0]
+
+            def left() -> int:  # inputs not yet handed to a worker nor skipped (an estimate)
+                return (total or 0) - handed[0] - bar.skipped
+
+            def numbered() -> Iterator[tuple[list[ScanItem], Path]]:
+                for c in _chunks(pending, chunk_size, left, workers):
+                    handed[0] += len(c)
+                    yield c, store.next_part()
+
+            run_local(numbered(), spec, workers, commit)
         else:
             from .engine_ray import run_ray
 
-            run_ray(pending, spec, store.fmt, workers, chunk_size, store.next_part, bar.scored,
-                    address=address)
+            run_ray(pending, spec, workers, chunk_size, store.next_part, commit, address=address)
     finally:
         bar.close()
     return _finish(store, spec, bar, engine, workers, time.perf_counter() - t0)

@@ -1,9 +1,9 @@
 """The local engine: worker processes on this machine, each holding its own detector.
 
 Workers start with ``forkserver`` (``spawn`` where there is none), never ``fork``: the parent
-may already hold torch or ONNX Runtime threads. Each worker decodes, scores and writes its own
-part file (one intra-op thread each: the workers are the parallelism), so the parent only walks
-the sources and counts. At most ``2 x workers`` chunks are in flight: memory does not grow with
+may already hold torch or ONNX Runtime threads. Each worker decodes and scores its chunks (one
+intra-op thread each: the workers are the parallelism) and sends the rows back; the parent walks
+the sources and writes each chunk's part file (so no worker pays pyarrow's start-up). At most ``2 x workers`` chunks are in flight: memory does not grow with
 the number of inputs. A worker whose parent died (``kill -9``) exits on its own.
 """
 
@@ -13,15 +13,15 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .score import DetectorSpec, analysis_options, limit_threads, load_worker_detector, score_items
-from .sources import ScanItem
+if TYPE_CHECKING:  # imported where used: this module is light, the fork server preloads it
+    from .sources import ScanItem
+    from .spec import DetectorSpec
 
 _WORKER: dict[str, Any] = {}
 
@@ -39,19 +39,16 @@ def _watch_parent(parent: int) -> None:
 
 
 def _init_worker(spec: DetectorSpec, parent: int) -> None:
-    limit_threads(spec.threads)
+    from .score import start_worker
+
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    _WORKER["detector"] = load_worker_detector(spec)
-    _WORKER["options"] = analysis_options(spec)
+    _WORKER["detector"], _WORKER["options"] = start_worker(spec)
 
 
-def _run_chunk(items: list[ScanItem], part: str, fmt: str) -> tuple[int, dict[str, int]]:
-    from ..analysis import summarize
-    from .writer import write_rows
+def _run_chunk(items: list[ScanItem]) -> list[dict[str, Any]]:
+    from .score import score_items
 
-    rows = score_items(items, _WORKER["detector"], _WORKER["options"])
-    write_rows(rows, part, fmt)
-    return len(rows), summarize(rows)
+    return score_items(items, _WORKER["detector"], _WORKER["options"])
 
 
 def default_workers() -> int:
@@ -62,33 +59,47 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# imported once in the fork server, so each worker starts with them: pure Python on numpy and
+# Pillow (no module that starts threads at import: ONNX Runtime and pyarrow load per worker)
+PRELOAD = ("synthcheck.analysis", "synthcheck.onnx_fast", "synthcheck.scan.writer")
+
+
 def _context() -> mp.context.BaseContext:
-    """``forkserver`` preloading only this light module, not ``__main__`` (a Streamlit page or a
-    test runner must not be re-imported); ``spawn`` where there is no fork server."""
+    """``forkserver`` preloading this module and :data:`PRELOAD`, not ``__main__`` (a Streamlit
+    page or a test runner must not be re-imported); ``spawn`` where there is no fork server."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload([__name__, *PRELOAD])
     return ctx
 
 
-def run_local(chunks: Iterable[tuple[list[ScanItem], Path]], spec: DetectorSpec, fmt: str,
-              workers: int, on_done: Callable[[int, dict[str, int]], None]) -> None:
-    """Score and write every chunk (its items, its part path) on ``workers`` processes."""
-    inflight: deque[Future] = deque()
+def start_fork_server() -> None:
+    """Start the workers' fork server now (it imports :data:`PRELOAD` while the caller goes on
+    loading its own modules); a no-op where there is none or it already runs."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def run_local(chunks: Iterable[tuple[list[ScanItem], Path]], spec: DetectorSpec, workers: int,
+              commit: Callable[[list[dict[str, Any]], Path], None]) -> None:
+    """Score every chunk (its items, its part path) on ``workers`` processes; ``commit(rows,
+    part)`` writes each chunk's rows here, as it comes back."""
+    inflight: dict[Future, Path] = {}
 
     def drain(limit: int) -> None:
         while len(inflight) > limit:
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in done:
-                inflight.remove(fut)
-                on_done(*fut.result())
+                commit(fut.result(), inflight.pop(fut))
 
     try:
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
                                  initargs=(spec, os.getpid())) as pool:
             for items, part in chunks:
-                inflight.append(pool.submit(_run_chunk, items, str(part), fmt))
+                inflight[pool.submit(_run_chunk, items)] = part
                 drain(2 * workers - 1)
             drain(0)
     except BrokenProcessPool as exc:

@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .score import DetectorSpec, analysis_options, limit_threads, load_worker_detector, score_items
+from .score import DetectorSpec, score_items, start_worker
 from .sources import ScanItem
 
 WINDOW = 100_000  # items handed to Ray at once: bounds the driver's memory
@@ -25,17 +25,13 @@ class ScanActor:
     """Ray Data callable class: holds one detector, turns a batch of items into results rows."""
 
     def __init__(self, spec: DetectorSpec) -> None:
-        limit_threads(spec.threads)
-        self.detector = load_worker_detector(spec)
-        self.options = analysis_options(spec)
+        self.detector, self.options = start_worker(spec)
 
     def __call__(self, batch: Any) -> Any:
-        import pyarrow as pa
-
-        from .writer import schema
+        from .writer import to_table
 
         items = [ScanItem(**row) for row in batch.to_pylist()]
-        return pa.Table.from_pylist(score_items(items, self.detector, self.options), schema=schema())
+        return to_table(score_items(items, self.detector, self.options))
 
 
 def _connect(address: str | None, workers: int) -> None:
@@ -49,18 +45,15 @@ def _connect(address: str | None, workers: int) -> None:
         ray.init(num_cpus=workers, include_dashboard=False)
 
 
-def run_ray(items: Iterable[ScanItem], spec: DetectorSpec, fmt: str, workers: int,
-            chunk_size: int, next_part: Callable[[], Path],
-            on_done: Callable[[int, dict[str, int]], None], address: str | None = None) -> None:
+def run_ray(items: Iterable[ScanItem], spec: DetectorSpec, workers: int, chunk_size: int,
+            next_part: Callable[[], Path], commit: Callable[[list[dict[str, Any]], Path], None],
+            address: str | None = None) -> None:
     """Score ``items`` on Ray (``address``: an existing cluster, ``auto``, or None for a local
-    Ray with ``workers`` CPUs) and write one part per output batch."""
+    Ray with ``workers`` CPUs); ``commit(rows, part)`` writes each output batch as one part."""
     try:
         import ray
     except ImportError as exc:
         raise RuntimeError("the Ray engine needs Ray: pip install 'synthcheck[ray]'.") from exc
-    from ..analysis import summarize
-    from .writer import write_rows
-
     _connect(address, workers)
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
@@ -72,6 +65,4 @@ def run_ray(items: Iterable[ScanItem], spec: DetectorSpec, fmt: str, workers: in
                                 batch_size=chunk_size, batch_format="pyarrow",
                                 concurrency=workers, num_cpus=spec.threads)
         for table in scored.iter_batches(batch_size=chunk_size, batch_format="pyarrow"):
-            rows = table.to_pylist()
-            write_rows(rows, next_part(), fmt)
-            on_done(len(rows), summarize(rows))
+            commit(table.to_pylist(), next_part())

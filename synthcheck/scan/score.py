@@ -10,25 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .sources import ScanItem
+from .spec import DetectorSpec
 from .writer import to_row
-
-BACKENDS = ("auto", "onnx", "torch")
-
-
-@dataclass(frozen=True)
-class DetectorSpec:
-    """How a worker builds its detector: picklable, so it crosses process and node boundaries."""
-
-    checkpoint: str
-    backend: str = "auto"  # auto: the ONNX twin when it matches the checkpoint, else torch
-    device: str = "cpu"
-    threshold: float = 0.5
-    threads: int = 1  # intra-op threads per worker: the workers are the parallelism
-    options: dict[str, Any] = field(default_factory=dict)  # AnalysisOptions fields
 
 
 def limit_threads(threads: int) -> None:
@@ -36,6 +22,30 @@ def limit_threads(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("SYNTHCHECK_DECODE_THREADS", "1")
+
+
+# A scan worker allocates ~60 short-lived objects per image and frees them with the chunk; at
+# Python's default threshold (700) the cyclic collector ran every few images and walked the
+# whole chunk each time (~17% of a worker's CPU on CIFAKE). Cycles (exceptions) stay rare.
+GC_THRESHOLD = (50_000, 50, 1000)
+
+
+def start_worker(spec: DetectorSpec) -> tuple[Any, Any]:
+    """Set up a worker process or actor: thread caps, then (detector, analysis options), then
+    the start-up objects frozen out of the collector and its threshold raised (see above)."""
+    import gc
+
+    from threadpoolctl import threadpool_limits
+
+    limit_threads(spec.threads)
+    # numpy may have been imported (by the fork server) before the caps above were set: its
+    # BLAS pool would run a second, spinning thread beside each worker
+    threadpool_limits(spec.threads)
+    detector, options = load_worker_detector(spec), analysis_options(spec)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    return detector, options
 
 
 def load_worker_detector(spec: DetectorSpec) -> Any:
@@ -75,7 +85,8 @@ def score_items(items: Sequence[ScanItem], detector: Any, options: Any) -> list[
 
     todo = [it for it in items if it.error is None]
     analysed = iter_analyze((it.source() for it in todo), detector, options,
-                            names=[it.name for it in todo], keep_images=False)
+                            names=[it.name for it in todo], keep_images=False,
+                            inline_decode=True)
     rows = []
     for it in items:
         record = {"path": it.name, "error": it.error} if it.error is not None else next(analysed).to_record()

@@ -2,7 +2,7 @@
 
 Each :class:`ScanItem` has a ``key`` (the input's identity: resolved path + size + mtime, or
 archive + member + size + CRC) that resume uses to skip what is already written. Folders are
-walked by :func:`synthcheck.intake.walk_folder` and ZIP archives read by
+walked by :func:`synthcheck.intake.scan_folder` and ZIP archives read by
 :func:`synthcheck.intake.iter_intake` (the intake rules: unsafe names, links, encrypted or nested
 archives, ZIP bombs refused). A refused input is an item with ``error`` set, never an exception.
 Nothing is held in memory beyond the item being yielded (ZIP members: their bytes).
@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..imageio import DEFAULT_MAX_BYTES, display_name
-from ..intake import IntakeLimits, Rejection, is_image_name, iter_intake, walk_folder
+from ..intake import (
+    IntakeLimits,
+    Rejection,
+    count_folder,
+    is_image_name,
+    iter_intake,
+    scan_folder,
+)
 
 MANIFEST_SUFFIXES = (".txt", ".csv", ".lst", ".manifest")
 # a scan has no count or total-size limit; each ZIP entry keeps the per-file and ratio limits
@@ -79,15 +86,17 @@ def _zip_items(path: Path) -> Iterator[ScanItem]:
 
 
 def _folder_items(root: Path) -> Iterator[ScanItem]:
-    for path, _, why in walk_folder(root):
-        if why == "":
+    for e in scan_folder(root):
+        if e.why == "":
             continue  # hidden: skipped quietly
-        if why:
-            yield _refused(path, why)
-        elif path.suffix.lower() == ".zip":
-            yield from _zip_items(path)
-        else:
-            yield _file_item(path)
+        if e.why:
+            yield _refused(Path(e.path), e.why)
+        elif e.is_zip:
+            yield from _zip_items(Path(e.path))
+        else:  # a regular file (not a link): its lstat is its stat
+            assert e.stat is not None
+            yield ScanItem(key=f"{e.path}|{e.stat.st_size}|{e.stat.st_mtime_ns}",
+                           name=display_name(e.path), path=e.path)
 
 
 def is_manifest(path: Path) -> bool:
@@ -165,16 +174,18 @@ def count_items(sources: Iterable[str | os.PathLike]) -> int:
     a ZIP counts its file entries."""
     import zipfile
 
+    def members(p: str | Path) -> int:
+        try:
+            with zipfile.ZipFile(p) as zf:
+                return sum(1 for i in zf.infolist() if not i.is_dir())
+        except (OSError, zipfile.BadZipFile, ValueError):
+            return 1
+
     def one(p: Path, top: bool) -> int:
         if p.is_dir() and not p.is_symlink():
-            return sum(one(q, False) if why is None else 1
-                       for q, _, why in walk_folder(p) if why != "")
+            return count_folder(p, members)
         if p.suffix.lower() == ".zip":
-            try:
-                with zipfile.ZipFile(p) as zf:
-                    return sum(1 for i in zf.infolist() if not i.is_dir())
-            except (OSError, zipfile.BadZipFile, ValueError):
-                return 1
+            return members(p)
         if top and is_manifest(p):
             return sum(one(q, False) for q in manifest_paths(p))
         return 1

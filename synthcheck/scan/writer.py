@@ -6,7 +6,8 @@ into place (:func:`synthcheck.fsio.atomic_path`), so a ``kill -9`` leaves only c
 their ``key`` column and skips those inputs. When a run ends, :meth:`ResultStore.finish` merges
 the previous ``RESULTS`` and the parts into a new ``RESULTS`` (atomically, streaming, dropping
 any key already there, so a crash between that rename and the clean-up duplicates nothing),
-then removes the parts.
+then removes the parts. A run that starts afresh appends each part to the new ``RESULTS`` as it
+is committed (:meth:`ResultStore.commit`), so its end is a rename.
 """
 
 from __future__ import annotations
@@ -77,17 +78,73 @@ def key_hash(key: str) -> int:
                           "little")
 
 
-def write_rows(rows: Sequence[dict[str, Any]], path: str | os.PathLike, fmt: str) -> None:
-    """Write ``rows`` atomically to ``path`` (``parquet`` or ``jsonl``)."""
+def to_table(rows: Sequence[dict[str, Any]]) -> Any:
+    """Rows as an Arrow table of the one :func:`schema` (both engines write parts with it)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(list(rows), schema=schema())
+
+
+def warm_up() -> None:
+    """Load pyarrow, and the pandas it loads on its first conversion, before the first write
+    needs them (~0.7 s, which a background thread spends while the workers start)."""
+    to_table([])
+
+
+def _encode(rows: Sequence[dict[str, Any]], fmt: str) -> Any:
+    """Rows as what a file of ``fmt`` holds: an Arrow table, or JSONL text."""
+    if fmt == "parquet":
+        return to_table(rows)
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def _write(data: Any, path: str | os.PathLike, fmt: str) -> None:
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pylist(list(rows), schema=schema()), tmp)
+            pq.write_table(data, tmp)
         else:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            Path(tmp).write_text(data, encoding="utf-8")
+
+
+def write_rows(rows: Sequence[dict[str, Any]], path: str | os.PathLike, fmt: str) -> None:
+    """Write ``rows`` atomically to ``path`` (``parquet`` or ``jsonl``)."""
+    _write(_encode(rows, fmt), path, fmt)
+
+
+class _Stream:
+    """The results of a run that started afresh, appended part by part as they are committed, so
+    that finishing is a rename rather than a second pass over every row."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self.fh: Any = pq.ParquetWriter(path, schema())
+        else:
+            self.fh = path.open("w", encoding="utf-8")
+
+    def append(self, data: Any) -> None:
+        if self.fmt == "parquet":
+            self.fh.write_table(data)
+        else:
+            self.fh.write(data)
+
+    def close_into(self, out: Path) -> None:
+        """Close, fsync and rename onto ``out`` (atomic)."""
+        from ..fsio import fsync_directory
+
+        self.fh.close()
+        with open(self.path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.path, out)
+        fsync_directory(out.parent)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.path.unlink(missing_ok=True)
 
 
 def iter_row_batches(path: str | os.PathLike, columns: Sequence[str] | None = None,
@@ -147,6 +204,11 @@ class ResultStore:
             tmp.unlink(missing_ok=True)
         parts = self._part_files()
         self._next = parts[-1][0] + 1 if parts else 0
+        # afresh (no results, no parts): the results are built as the parts come in
+        self._fresh = not parts and not self.out.is_file()
+        self._stream: _Stream | None = None  # made at the first commit (pyarrow loaded by then)
+        self._waiting: dict[int, Any] = {}  # committed out of order, not yet appended
+        self._streamed = 0  # parts appended to the stream so far (numbered from 0)
         done = [_hashes(p) for _, p in parts]
         if self.out.is_file():
             done.append(_hashes(self.out))
@@ -158,8 +220,32 @@ class ResultStore:
         self._next += 1
         return path
 
+    def commit(self, rows: Sequence[dict[str, Any]], part: Path) -> None:
+        """Write one chunk's rows to its part file (atomically: the parts are what resume
+        reads) and, on a run that started afresh, append them to the results in part order."""
+        data = _encode(rows, self.fmt)
+        _write(data, part, self.fmt)
+        if not self._fresh:
+            return
+        if self._stream is None:
+            self._stream = _Stream(self.parts / ".results.tmp", self.fmt)
+        m = _PART.match(part.name)
+        assert m is not None
+        self._waiting[int(m.group(1))] = data
+        while self._streamed in self._waiting:
+            self._stream.append(self._waiting.pop(self._streamed))
+            self._streamed += 1
+
     def finish(self) -> Path:
-        """Merge the previous results and the parts into ``RESULTS`` (atomic), then drop the parts."""
+        """``RESULTS`` from the previous results and the parts (atomic), then drop the parts: a
+        rename when this run streamed every part it handed out, else a merge of the files."""
+        stream, self._stream = getattr(self, "_stream", None), None
+        if stream is not None:
+            if not self._waiting and self._streamed == self._next:
+                stream.close_into(self.out)
+                shutil.rmtree(self.parts, ignore_errors=True)
+                return self.out
+            stream.abort()  # a part went missing: the files decide
         parts = [p for _, p in self._part_files()]
         if not parts and self.out.is_file():
             shutil.rmtree(self.parts, ignore_errors=True)
@@ -173,27 +259,44 @@ class ResultStore:
         return self.out
 
     def _merge(self, sources: list[Path], tmp: Path, old: np.ndarray) -> None:
-        def batches() -> Iterator[list[dict[str, Any]]]:
-            for src in sources:
-                for rows in iter_row_batches(src):
-                    if src != self.out and len(old):
-                        h = np.fromiter((key_hash(r["key"]) for r in rows), np.uint64, len(rows))
-                        pos = np.minimum(np.searchsorted(old, h), len(old) - 1)
-                        rows = [r for r, dup in zip(rows, old[pos] == h, strict=True) if not dup]
-                    if rows:
-                        yield rows
+        """Stream ``sources`` into ``tmp`` as they are (Arrow record batches, or JSONL bytes),
+        dropping from the parts only the rows whose key ``old`` (the previous results) holds:
+        no row becomes Python objects unless it must be checked."""
+        def checked(src: Path) -> bool:
+            """Whether rows of ``src`` may repeat the previous results (a part, after a crash)."""
+            return src != self.out and len(old) > 0
+
+        def fresh(keys: Sequence[str]) -> np.ndarray:
+            """Mask of the rows whose key the previous results do not hold."""
+            h = np.fromiter((key_hash(k) for k in keys), np.uint64, len(keys))
+            pos = np.minimum(np.searchsorted(old, h), len(old) - 1)
+            return old[pos] != h
 
         if self.fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            with pq.ParquetWriter(tmp, schema()) as w:
-                for rows in batches():
-                    w.write_table(pa.Table.from_pylist(rows, schema=schema()))
-        else:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for rows in batches():
-                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            target = schema()
+            with pq.ParquetWriter(tmp, target) as w:
+                for src in sources:
+                    with pq.ParquetFile(src) as pf:
+                        for batch in pf.iter_batches(batch_size=8192):
+                            if batch.schema != target:
+                                batch = batch.select(target.names).cast(target)
+                            if checked(src):
+                                batch = batch.filter(pa.array(fresh(batch.column("key").to_pylist())))
+                            if batch.num_rows:
+                                w.write_batch(batch)
+            return
+        with open(tmp, "wb") as out:
+            for src in sources:
+                with src.open("rb") as fh:
+                    for lines in iter(lambda fh=fh: fh.readlines(1 << 20), []):
+                        lines = [ln for ln in lines if ln.strip()]
+                        if checked(src):
+                            keep = fresh([json.loads(ln)["key"] for ln in lines])
+                            lines = [ln for ln, k in zip(lines, keep, strict=True) if k]
+                        out.writelines(ln if ln.endswith(b"\n") else ln + b"\n" for ln in lines)
 
 
 def summary_counts(path: str | os.PathLike) -> dict[str, int]:
