@@ -5,10 +5,11 @@ All in one run, on the CIFAKE test JPEGs (``--data``, 20,000 files) and, for the
 comparison, the train split (``--train``, 100,000 files, optional):
 
 1. model-only baseline: ONNX Runtime on pre-decoded uint8 arrays, batches of 512, as many
-   intra-op threads as ``--workers`` (the same cores the scan gets);
+   intra-op threads as ``--workers`` (the same cores the scan gets), best of 3 passes;
 2. end-to-end ``synthcheck scan DATA --out X.parquet --workers N`` (files to Parquet, a fresh
    process, start-up included): images/s, its share of the model-only figure, and the peak RSS
-   of the whole process tree (parent plus workers, sampled every 0.1 s);
+   of the whole process tree (parent, fork server and workers, sampled every 0.1 s). Steps 1 and 2 run in
+   turns ``--repeats`` times (default 3); the share reported is the median of the rounds';
 3. the same over ``--train`` (peak RSS at 100,000 inputs against 20,000);
 4. ``kill -9`` of the whole process group at about 50% of the rows, then the same command again:
    rows lost and duplicated, by comparing sorted key and SHA-256 lists with step 2's output;
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,19 +38,29 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
-def _session_rss(sid: int) -> int:
-    """Resident bytes of every process in session ``sid`` (the scan and its workers)."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the scan, its fork server and its workers), from
+    ``/proc/PID/task/TID/children``: a few small reads, where walking all of ``/proc`` cost
+    5 ms a sample, CPU taken from the scan being measured."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
         try:
-            stat = Path(entry.path, "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) != sid:  # field 6 of /proc/PID/stat: session id
-                continue
-            status = Path(entry.path, "status").read_text()
-        except (OSError, ValueError):
+            for task in os.scandir(f"/proc/{p}/task"):
+                todo += [int(c) for c in Path(task.path, "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its descendants."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
@@ -66,7 +78,7 @@ def _scan(args: list[str], kill_at_rows: int | None = None, parts: Path | None =
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
     peak, killed = 0, False
     while proc.poll() is None:
-        peak = max(peak, _session_rss(proc.pid))
+        peak = max(peak, _tree_rss(proc.pid))
         if kill_at_rows is not None and parts is not None and parts.is_dir():
             done = sum(1 for p in parts.glob("part-*")) * chunk
             if done >= kill_at_rows:
@@ -123,6 +135,7 @@ def main() -> None:
     ap.add_argument("--data", default="/tmp/cifake/test", help="folder of images (CIFAKE test)")
     ap.add_argument("--train", default=None, help="a larger folder for the RSS comparison")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="rounds of model-only then scan")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the results files")
     args = ap.parse_args()
@@ -132,20 +145,34 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_scan_"))
     w = ["--workers", str(args.workers)]
 
-    model = _model_only(data, args.workers, None)
-    out["model_only_images_per_s"] = round(model["images_per_s"], 1)
-    print(f"model only (ONNX Runtime, {args.workers} threads, batches of 512): "
-          f"{model['images_per_s']:,.0f} images/s on {model['images']:,} pre-decoded images")
-
+    # model-only and scan measured in turns, so each scan has a baseline from the same minutes
+    # (this machine's speed drifts by 10-20% from minute to minute); the share is their median
+    rounds = []
     full = tmp / "full.parquet"
-    run = _scan([str(data), "--out", str(full), *w])
-    n = len(_keys(full)[0])
-    rate = n / run["wall_s"]
-    out.update(scan_images=n, scan_images_per_s=round(rate, 1),
-               scan_share_of_model=round(rate / model["images_per_s"], 3),
+    for r in range(args.repeats):
+        model = _model_only(data, args.workers, None)
+        target = full if r == 0 else tmp / f"again{r}.parquet"
+        run = _scan([str(data), "--out", str(target), *w])
+        n = len(_keys(target)[0])
+        rounds.append({"model_images_per_s": model["images_per_s"], "scan_images_per_s": n / run["wall_s"],
+                       "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "n": n})
+        print(f"round {r + 1}: model only (ONNX Runtime, {args.workers} threads, batches of 512) "
+              f"{model['images_per_s']:,.0f} images/s on {model['images']:,} pre-decoded images; "
+              f"scan, files to Parquet, {n:,} images in {run['wall_s']:.2f} s = "
+              f"{n / run['wall_s']:,.0f} images/s ({n / run['wall_s'] / model['images_per_s']:.0%}); "
+              f"peak RSS {run['peak_rss_mb']:.0f} MB")
+        if target != full:
+            target.unlink(missing_ok=True)
+    med = lambda xs: float(statistics.median(xs))  # noqa: E731
+    share = med([x["scan_images_per_s"] / x["model_images_per_s"] for x in rounds])
+    rate, model_rate = med([x["scan_images_per_s"] for x in rounds]), med([x["model_images_per_s"] for x in rounds])
+    run, n = rounds[0], rounds[0]["n"]
+    out.update(rounds=len(rounds), model_only_images_per_s=round(model_rate, 1), scan_images=n,
+               scan_images_per_s=round(rate, 1), scan_share_of_model=round(share, 3),
+               scan_shares=[round(x["scan_images_per_s"] / x["model_images_per_s"], 3) for x in rounds],
                peak_rss_mb_small=round(run["peak_rss_mb"], 1))
-    print(f"scan, files to Parquet: {n:,} images in {run['wall_s']:.1f} s = {rate:,.0f} images/s "
-          f"({rate / model['images_per_s']:.0%} of model-only); peak RSS {run['peak_rss_mb']:.0f} MB")
+    print(f"median of {len(rounds)} rounds: scan {rate:,.0f} images/s, model only {model_rate:,.0f} "
+          f"images/s; scan / model-only per round, median: {share:.0%}")
 
     if args.train:
         big = tmp / "train.parquet"
