@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -284,15 +285,8 @@ def _plain_jpeg_frame(data: bytes) -> int | None:
     """The SOF marker of a JPEG with nothing that makes Pillow decode it differently from plain
     libjpeg (an EXIF block, whose orientation Pillow applies; an MPO index, which makes it
     multi-frame; an Adobe marker, which may mean RGB or CMYK), or None."""
-    i, n, frame = 2, len(data), None
-    while i + 4 <= n and data[i] == 0xFF:  # every segment up to the first scan, as Pillow reads
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # stand-alone markers
-            i += 2
-            continue
+    frame = None
+    for marker, i in _jpeg_segments(data):
         if marker == 0xDA:
             return frame
         if marker == 0xD9:
@@ -301,29 +295,29 @@ def _plain_jpeg_frame(data: bytes) -> int | None:
         if (marker == 0xE1 and head.startswith(b"Exif")) or marker == 0xEE or (
                 marker == 0xE2 and head.startswith(b"MPF\x00")):
             return None
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+        if marker in _JPEG_FRAMES:
             if frame is not None:
                 return None  # a second frame header: hierarchical, or damaged
             frame = marker
-        i += 2 + ((data[i + 2] << 8) | data[i + 3])
     return None
 
 
 def _fast_jpeg(data: bytes, max_pixels: int) -> tuple[Image.Image, list[str], np.ndarray] | None:
-    """(RGB image, notes, its read-only pixels) of the common JPEG: Huffman-coded (baseline or progressive), 3-component
-    YCbCr, no EXIF, MPO or Adobe marker, within the limits, decoded by libjpeg-turbo without a
-    single warning (``strict``). simplejpeg drives the same libjpeg-turbo with the same settings
+    """(RGB image, notes, its read-only pixels) of the common JPEG: Huffman-coded (baseline or
+    progressive), 3-component YCbCr, no EXIF, MPO or Adobe marker, within the limits, decoded by
+    libjpeg-turbo without a single warning (``strict``). simplejpeg drives the same libjpeg-turbo with the same settings
     as Pillow (accurate integer DCT, fancy upsampling), so the pixels are Pillow's (a test
     compares them, and all 20,000 CIFAKE test JPEGs matched) at 16 us where Pillow took 124 us.
     None for anything else: Pillow then decodes it, or refuses it with its one sentence."""
     if _simplejpeg is None or not data.startswith(b"\xff\xd8\xff"):
         return None
-    if _plain_jpeg_frame(data) not in (0xC0, 0xC1, 0xC2):
+    frame = _plain_jpeg_frame(data)
+    if frame not in (0xC0, 0xC1, 0xC2):
         return None
     try:
         height, width, colorspace, _ = _simplejpeg.decode_jpeg_header(data)
         if colorspace != "YCbCr" or not 0 < width * height <= max_pixels or \
-                _too_few_bytes("JPEG", width, height, 3, data):
+                _too_few_bytes("JPEG", width, height, 24, data, frame):
             return None
         pixels = _simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
     except (ValueError, MemoryError):  # any warning, damage or oddity: Pillow decides
@@ -432,21 +426,33 @@ def _claimed_format(data: Any) -> str | None:
 _JPEG_ARITHMETIC = frozenset((0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
 
 
-def _jpeg_frame_marker(data: bytes) -> int | None:
-    """The SOFn marker of a JPEG (walking the segments before the first scan), or None."""
+# Frame headers (SOFn): every C0-CF marker but DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_FRAMES = frozenset(m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC))
+
+
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """(marker, offset) of each JPEG segment up to the first scan (SOS) or the end of image
+    (EOI), both yielded; fill bytes and stand-alone markers skipped."""
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # stand-alone markers
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # stand-alone markers
             i += 2
-        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            continue
+        yield marker, i
+        if marker in (0xD9, 0xDA):
+            return
+        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+
+
+def _jpeg_frame_marker(data: bytes) -> int | None:
+    """The SOFn marker of a JPEG (walking the segments before the first scan), or None."""
+    for marker, _ in _jpeg_segments(data):
+        if marker in _JPEG_FRAMES:
             return marker
-        elif marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
-            return None
-        else:
-            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
     return None
 
 
@@ -461,24 +467,25 @@ def _refuse_lies(img: Image.Image, data: bytes, name: str) -> None:
     """
     width, height = img.size
     bits = 1 if img.mode in ("1", "P") else 8 * len(img.getbands())
-    needed = _too_few_bytes(img.format, width, height, bits // 8 or 1, data, bits)
+    needed = _too_few_bytes(img.format, width, height, bits, data)
     if needed:
         raise ImageError(f"{name}: the {img.format} header declares {width}x{height} pixels but the "
                          f"file holds {len(data):,} bytes, too few to encode them (at least "
                          f"{needed:,}); refused.")
 
 
-def _too_few_bytes(fmt: str | None, width: int, height: int, bands: int, data: bytes,
-                   bits: int | None = None) -> int:
-    """The least bytes that can encode ``width`` x ``height`` pixels of ``fmt`` when ``data``
-    holds fewer (see :func:`_refuse_lies`), else 0."""
+def _too_few_bytes(fmt: str | None, width: int, height: int, bits: int, data: bytes,
+                   frame: int | None = None) -> int:
+    """The least bytes that can encode ``width`` x ``height`` pixels of ``bits`` bits of ``fmt``
+    when ``data`` holds fewer (see :func:`_refuse_lies`), else 0; ``frame``: a JPEG's SOF marker
+    when the caller has already found it."""
     if fmt in ("JPEG", "MPO"):
-        marker = _jpeg_frame_marker(data)
+        marker = frame if frame is not None else _jpeg_frame_marker(data)
         if marker is None or marker in _JPEG_ARITHMETIC:
             return 0
         needed = -(-width // 8) * -(-height // 8) // 8
     elif fmt == "PNG":
-        needed = height * -(-width * (bits or 8 * bands) // 8) // 1032
+        needed = height * -(-width * bits // 8) // 1032
     else:
         return 0
     return needed if len(data) < needed else 0
