@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from .domain.inputs import _ANALYSIS_SIDE
+from .domain.inputs import analysis_copy
 from .imageio import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -67,29 +66,18 @@ def held_pixels(obj: Any) -> int:
     return 0
 
 
-def domain_copy(image: Image.Image) -> Image.Image:
-    """The nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px per side on which
-    :func:`synthcheck.domain.inputs.colour_stats` works, made the same way it makes it (so the
-    domain check of the copy is the domain check of the image)."""
-    if max(image.size) <= _ANALYSIS_SIDE:
-        return image
-    scale = _ANALYSIS_SIDE / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                        Image.Resampling.NEAREST)
-
-
 def analysis_view(loaded: LoadedImage, detector: Any) -> tuple[LoadedImage, np.ndarray]:
     """What an analysis without tiles or explanations needs of a decoded image, computed from
     the full pixels: the model's input (``detector.to_array``) and ``loaded`` whose ``image`` is
-    only the domain check's copy (:func:`domain_copy`; width, height, hash, bytes and notes are
-    the original's). Every result is the same as from the full image, for a fraction of the
+    only the domain check's copy (:func:`synthcheck.domain.inputs.analysis_copy`; width, height,
+    hash, bytes and notes are the original's). Every result is the same as from the full image, for a fraction of the
     memory (a 40 Mpx photo: 120 MB -> 0.2 MB).
 
     No JPEG draft (DCT-domain) decoding: it changes the pixels of the model's view, and so
     ``p_fake``; memory is bounded by dropping the full image instead.
     """
     view = detector.to_array(loaded)
-    return loaded.with_changes(image=domain_copy(loaded.image)), view
+    return loaded.with_changes(image=analysis_copy(loaded.image)), view
 
 
 class _Budget:
@@ -359,7 +347,7 @@ def decode_for_analysis(data: bytes, name: str, max_pixels: int, max_bytes: int,
 
     loaded = load_image(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes)
     view = to_model_array(loaded.image, input_size)
-    small = loaded.with_changes(image=domain_copy(loaded.image), raw=None)
+    small = loaded.with_changes(image=analysis_copy(loaded.image), raw=None)
     del loaded
     release_memory()
     return small, view

@@ -58,7 +58,9 @@ def _small_stats(rgb: np.ndarray) -> list[tuple[int | None, float, float]]:
             for d, f, c in zip(distinct, flat, chroma, strict=True)]
 
 
-def _analysis_copy(image: Image.Image) -> Image.Image:
+def analysis_copy(image: Image.Image) -> Image.Image:
+    """The RGB, nearest-neighbour copy of at most ``_ANALYSIS_SIDE`` px per side that the colour
+    statistics are measured on (the image itself when it is RGB and that small already)."""
     img = image if image.mode == "RGB" else image.convert("RGB")
     if max(img.size) > _ANALYSIS_SIDE:
         scale = _ANALYSIS_SIDE / max(img.size)
@@ -74,7 +76,7 @@ def colour_stats_many(images: Sequence[Image.Image], arrays: Sequence[np.ndarray
     is ``images[i]``'s RGB pixels (saves converting it again)."""
     out: list[tuple[int | None, float, float] | None] = [None] * len(images)
     groups: dict[tuple[int, int], list[int]] = {}
-    copies = [_analysis_copy(im) for im in images]
+    copies = [analysis_copy(im) for im in images]
     for i, img in enumerate(copies):
         if max(img.size) <= _CHROMA_SIDE:
             groups.setdefault(img.size, []).append(i)
