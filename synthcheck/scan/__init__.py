@@ -168,7 +168,7 @@ def scan(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     def commit(rows: list[dict[str, Any]], part: Path) -> None:
         """One chunk's rows into its part file (atomically), then counted: the workers score,
         this process writes (so no worker loads pyarrow)."""
-        from ..analysis import summarize
+        from ..analysis import summarize  # loaded by then; not on the start-up path
 
         store.commit(rows, part)
         bar.scored(len(rows), summarize(rows))
@@ -178,14 +178,15 @@ def scan(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         if engine == "local":
             from .engine_local import run_local
 
-            handed = [0]
+            handed = 0
 
             def left() -> int:  # inputs not yet handed to a worker nor skipped (an estimate)
-                return (total or 0) - handed[0] - bar.skipped
+                return (total or 0) - handed - bar.skipped
 
             def numbered() -> Iterator[tuple[list[ScanItem], Path]]:
+                nonlocal handed
                 for c in _chunks(pending, chunk_size, left, workers):
-                    handed[0] += len(c)
+                    handed += len(c)
                     yield c, store.next_part()
 
             run_local(numbered(), spec, workers, commit)

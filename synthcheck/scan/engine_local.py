@@ -3,8 +3,9 @@
 Workers start with ``forkserver`` (``spawn`` where there is none), never ``fork``: the parent
 may already hold torch or ONNX Runtime threads. Each worker decodes and scores its chunks (one
 intra-op thread each: the workers are the parallelism) and sends the rows back; the parent walks
-the sources and writes each chunk's part file (so no worker pays pyarrow's start-up). At most ``2 x workers`` chunks are in flight: memory does not grow with
-the number of inputs. A worker whose parent died (``kill -9``) exits on its own.
+the sources and writes each chunk's part file (so no worker pays pyarrow's start-up). At most
+``2 x workers`` chunks are in flight: memory does not grow with the number of inputs. A worker
+whose parent died (``kill -9``) exits on its own.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def default_workers() -> int:
 
 
 # imported once in the fork server, so each worker starts with them: pure Python on numpy and
-# Pillow (no module that starts threads at import: ONNX Runtime and pyarrow load per worker)
+# Pillow (no module that starts threads at import: ONNX Runtime loads per worker, pyarrow only
+# in the parent)
 PRELOAD = ("synthcheck.analysis", "synthcheck.onnx_fast", "synthcheck.scan.writer")
 
 

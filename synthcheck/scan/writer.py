@@ -189,6 +189,11 @@ class ResultStore:
         self.out = Path(out).expanduser().resolve()
         self.fmt = results_format(self.out)
         self.parts = self.out.with_name(self.out.name + ".parts")
+        self._next = 0  # number of the next part handed out
+        self._fresh = False  # no results and no parts at open: the results are streamed
+        self._stream: _Stream | None = None  # made at the first commit (pyarrow loaded by then)
+        self._waiting: dict[int, Any] = {}  # committed out of order, not yet appended
+        self._streamed = 0  # parts appended to the stream so far (numbered from 0)
 
     def _part_files(self) -> list[tuple[int, Path]]:
         if not self.parts.is_dir():
@@ -204,11 +209,7 @@ class ResultStore:
             tmp.unlink(missing_ok=True)
         parts = self._part_files()
         self._next = parts[-1][0] + 1 if parts else 0
-        # afresh (no results, no parts): the results are built as the parts come in
         self._fresh = not parts and not self.out.is_file()
-        self._stream: _Stream | None = None  # made at the first commit (pyarrow loaded by then)
-        self._waiting: dict[int, Any] = {}  # committed out of order, not yet appended
-        self._streamed = 0  # parts appended to the stream so far (numbered from 0)
         done = [_hashes(p) for _, p in parts]
         if self.out.is_file():
             done.append(_hashes(self.out))
@@ -239,7 +240,7 @@ class ResultStore:
     def finish(self) -> Path:
         """``RESULTS`` from the previous results and the parts (atomic), then drop the parts: a
         rename when this run streamed every part it handed out, else a merge of the files."""
-        stream, self._stream = getattr(self, "_stream", None), None
+        stream, self._stream = self._stream, None
         if stream is not None:
             if not self._waiting and self._streamed == self._next:
                 stream.close_into(self.out)
