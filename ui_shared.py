@@ -77,8 +77,8 @@ def _warm_up(det: Detector) -> None:
         apply_thread_limit()
         ex, _ = explain_module()
         blank = np.full((det.input_size, det.input_size, 3), 127, np.uint8)
-        ex.explain(det, blank, "gradcam")
-        ex.explain_all(det, blank, methods=("gradcam", "gradient_shap", "lime"),
+        ex.explain(det, blank, "gradcam", target="FAKE")
+        ex.explain_all(det, blank, methods=("gradcam", "gradient_shap", "lime"), target="FAKE",
                        options={"gradient_shap": {"n_samples": 2}, "lime": {"num_samples": 16}})
         import plotly.graph_objects  # noqa: F401 - Metrics page imports, paid here once
         import sklearn.metrics  # noqa: F401
@@ -231,9 +231,11 @@ def explain_module() -> tuple[Any, Any]:
     return ex, visual
 
 
-def gradcam_overlay(model: LoadedModel, loaded: Any, target: str = "predicted"
-                    ) -> tuple[np.ndarray | None, str | None]:
-    """Grad-CAM for ``target`` over the model-size input, enlarged; (None, reason) if unavailable.
+def gradcam_overlay(model: LoadedModel, loaded: Any, target: str
+                    ) -> tuple[np.ndarray | None, str | None, dict[str, Any] | None]:
+    """Grad-CAM towards ``target`` (the analysis's verdict) over the model-size input, enlarged,
+    with its trust call and sentence (:func:`synthcheck.explain.metrics.verdicts.map_trust`);
+    (None, reason, None) if unavailable.
 
     Cached per (checkpoint, image bytes, target) for all sessions, so reruns do not recompute it.
     """
@@ -244,19 +246,24 @@ def gradcam_overlay(model: LoadedModel, loaded: Any, target: str = "predicted"
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _gradcam_cached(ckpt: str, load_id: int, sha: str, target: str, _detector: Detector,
-                    _loaded: Any) -> tuple[np.ndarray | None, str | None]:
+                    _loaded: Any) -> tuple[np.ndarray | None, str | None, dict[str, Any] | None]:
     return _gradcam(_detector, _loaded, target)
 
 
-def _gradcam(detector: Detector, loaded: Any, target: str) -> tuple[np.ndarray | None, str | None]:
+def _gradcam(detector: Detector, loaded: Any, target: str
+             ) -> tuple[np.ndarray | None, str | None, dict[str, Any] | None]:
+    from synthcheck.explain.metrics.verdicts import map_trust
+
     ex, visual = explain_module()
     try:
-        e = ex.explain(detector, loaded, "gradcam", target=target)
+        rep = ex.explain_all(detector, loaded, ("gradcam",), target=target)
+        e = rep.explanations["gradcam"]
         base = detector.to_array(loaded)
-        return visual.overlay(base, e.map, alpha=0.5,
-                              upscale=visual.auto_upscale(*base.shape[:2], size=DISPLAY_SIDE)), None
+        pic = visual.overlay(base, e.map, alpha=0.5,
+                             upscale=visual.auto_upscale(*base.shape[:2], size=DISPLAY_SIDE))
+        return pic, None, map_trust("Grad-CAM", rep.faithfulness.get("gradcam"))
     except Exception as exc:
-        return None, f"Grad-CAM failed ({type(exc).__name__}: {exc})"
+        return None, f"Grad-CAM failed ({type(exc).__name__}: {exc})", None
 
 
 def image_key(loaded: Any) -> str:

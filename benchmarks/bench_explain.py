@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from synthcheck.data.dataset import load_split, twins_mask
-from synthcheck.detector_base import softmax_p_fake
 from synthcheck.explain import explain, explain_all, get_explainer
 from synthcheck.explain.base import blurred, mean_colour, superpixels
 from synthcheck.explain.metrics import spearman
 from synthcheck.inference import Detector
+from synthcheck.inference.base import softmax_p_fake
 
 TARGETS_MS = {"gradcam": 30, "gradient_shap": 400, "kernel_shap": 400, "lime": 500, "all_three+faithfulness": 1500}
 

@@ -97,9 +97,9 @@ def _model_only(data: Path, threads: int, limit: int | None) -> dict[str, float]
     import numpy as np
     from PIL import Image
 
-    from synthcheck.detector_base import default_checkpoint
     from synthcheck.imageio import to_model_array
-    from synthcheck.onnx_fast import OnnxDetector, onnx_path_for
+    from synthcheck.inference.base import default_checkpoint
+    from synthcheck.inference.onnx_backend import OnnxDetector, onnx_path_for
 
     ckpt = default_checkpoint()
     det = OnnxDetector(onnx_path_for(ckpt), ckpt, threads=threads)

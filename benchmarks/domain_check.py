@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from synthcheck.analysis import records  # noqa: E402
 from synthcheck.data.dataset import load_split, twins_mask  # noqa: E402
-from synthcheck.detector_base import softmax_p_fake  # noqa: E402
 from synthcheck.evaluation.metrics import compute_metrics  # noqa: E402
 from synthcheck.imageio import load_image  # noqa: E402
 from synthcheck.inference import Detector  # noqa: E402
+from synthcheck.inference.base import softmax_p_fake  # noqa: E402
 from tests.ood_corpus import build_ood, cifake_in_canvas  # noqa: E402
 
 CONFIDENT = ("likely_real", "likely_synthetic")

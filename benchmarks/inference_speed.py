@@ -70,7 +70,7 @@ def main() -> None:
         return args.batch_images / (time.perf_counter() - t)
 
     ips = throughput(det)
-    from synthcheck.onnx_fast import OnnxDetector
+    from synthcheck.inference.onnx_backend import OnnxDetector
 
     fast = OnnxDetector.for_checkpoint(args.checkpoint)
     ips_onnx = throughput(fast) if fast is not None else float("nan")

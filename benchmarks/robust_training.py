@@ -34,10 +34,11 @@ CONDITIONS = ["jpeg_q70", "jpeg_q30", "resize_0.5", "blur_1", "noise_0.05", "fgs
 
 def train_one(mode: str, images: np.ndarray, labels: np.ndarray, args: argparse.Namespace):
     from synthcheck.checkpoint import build_checkpoint
-    from synthcheck.data.augment import AugmentCfg, augment_batch, normalize
+    from synthcheck.data.augment import AugmentCfg, augment_batch
     from synthcheck.data.perturb import RobustAugmentCfg, apply, mix_adversarial
     from synthcheck.inference import Detector
     from synthcheck.models import create_model, get_model_cfg
+    from synthcheck.models.normalization import normalize
 
     torch.manual_seed(args.seed)
     device = torch.device(args.device)

@@ -15,8 +15,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from synthcheck.data.augment import AugmentCfg, augment_batch, normalize
+from synthcheck.data.augment import AugmentCfg, augment_batch
 from synthcheck.models import create_model
+from synthcheck.models.normalization import normalize
 
 
 def measure(name: str, device: torch.device, batch: int, seconds: float) -> dict:

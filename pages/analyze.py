@@ -44,10 +44,12 @@ for res in results:
         with pictures_col:
             a, b = st.columns(2)
             a.image(ui_shared.enlarge(det.to_array(li)), caption="Model input", width="stretch")
-            cam, reason = ui_shared.gradcam_overlay(model, li, res.verdict or "predicted")
+            cam, reason, trust = ui_shared.gradcam_overlay(model, li, res.verdict)
             if cam is not None:
                 b.image(cam, caption=f"Grad-CAM: evidence for {res.verdict} (red = strong)",
                         width="stretch")
+                if trust:
+                    b.caption(f":{trust['colour']}[{trust['sentence']}]")
             else:
                 b.error(reason or "Grad-CAM unavailable.")
         picture = ui_shared.tile_picture(res)

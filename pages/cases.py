@@ -293,9 +293,13 @@ def evidence_view(case: dict[str, Any]) -> None:
                       loaded.image, caption="What the model sees" if model else "The image",
                       width="stretch")
         if model is not None:
-            cam, why = ui_shared.gradcam_overlay(model, loaded, target=a.verdict if a else "predicted")
+            cam, why, trust = (ui_shared.gradcam_overlay(model, loaded, target=a.verdict)
+                               if a is not None and a.verdict else
+                               (None, "Grad-CAM needs an analysis of this image.", None))
             if cam is not None:
-                pics[1].image(cam, caption="Grad-CAM", width="stretch")
+                pics[1].image(cam, caption=f"Grad-CAM: evidence for {a.verdict}", width="stretch")
+                if trust:
+                    pics[1].caption(f":{trust['colour']}[{trust['sentence']}]")
             else:
                 pics[1].caption(why or "Grad-CAM unavailable")
     with right:

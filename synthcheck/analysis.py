@@ -6,7 +6,9 @@ The rule, in plain words:
 
 - ``p_fake`` is the model's calibrated score of the whole image, shrunk to its input size (the
   view it was trained and calibrated on).
-- ``verdict`` is the model's raw call: FAKE when ``p_fake >= threshold``, else REAL.
+- ``verdict`` is the model's raw call: FAKE when ``p_fake >= threshold``, else REAL. This is the
+  only place a threshold is applied (:func:`synthcheck.bands.decide`); detectors only score, and
+  explanations are computed towards this verdict, so a map always argues for the reported class.
 - ``band`` places ``p_fake`` between the two band edges (likely real / uncertain / likely
   synthetic), or is ``out_of_domain`` when the domain check fails.
 - ``conclusion`` is what a person should act on: **cannot_assess** when the image is outside the
@@ -27,9 +29,9 @@ import numpy as np
 from PIL import Image
 
 from .bands import band_for, band_label, decide
-from .decoding import DECODE_TIMEOUT_S, analysis_view, load_many
 from .domain import DomainCheck
 from .imageio import ImageError, LoadedImage, display_name
+from .inference.decoding import DECODE_TIMEOUT_S, analysis_view, load_many
 from .options import AnalysisOptions, OptionsError, check_seed, check_threshold
 from .provenance import Provenance, empty_provenance, read_provenance
 from .tiles import TileGrid, tile_grid
@@ -229,22 +231,22 @@ def _tile_note(grid: TileGrid | None, p_fake: float, edges: tuple[float, float],
             f"score; the grid only shows where the patch scores lean.")
 
 
-def build_analyses(items: Sequence[tuple[str, LoadedImage]], verdicts: Sequence[Any], detector: Any,
+def build_analyses(items: Sequence[tuple[str, LoadedImage]], scores: Sequence[Any], detector: Any,
                    options: AnalysisOptions) -> list[Analysis]:
     """The analyses of a batch of decoded, scored inputs (``options`` already resolved): the
     domain check runs on the whole batch (:meth:`synthcheck.domain.DomainModel.judge_many`)."""
     thr, edges = float(options.threshold), options.band_edges
     domains = detector.domain_model.judge_many([lo for _, lo in items],
-                                               [v.feature_distance for v in verdicts],
-                                               [v.jpeg_residual for v in verdicts])
+                                               [v.feature_distance for v in scores],
+                                               [v.jpeg_residual for v in scores])
     out = []
-    for (name, loaded), verdict, domain in zip(items, verdicts, domains, strict=True):
-        p_fake = float(verdict.p_fake)
+    for (name, loaded), score, domain in zip(items, scores, domains, strict=True):
+        p_fake = float(score.p_fake)
         band = band_for(p_fake, edges, in_domain=domain.in_domain)
         conclusion = conclusion_of(band)
         a = Analysis(name=name, model=detector.model_name, threshold=thr, band_edges=edges,
                      loaded=loaded, verdict=decide(p_fake, thr), p_fake=p_fake,
-                     p_fake_raw=float(verdict.p_fake_raw), logits=tuple(verdict.logits), band=band,
+                     p_fake_raw=float(score.p_fake_raw), logits=tuple(score.logits), band=band,
                      conclusion=conclusion, domain=domain,
                      provenance=provenance_for(loaded, conclusion, p_fake))
         if options.tiles:
@@ -253,17 +255,18 @@ def build_analyses(items: Sequence[tuple[str, LoadedImage]], verdicts: Sequence[
         if options.explain:
             from .explain import explain_all
 
-            a.explanations = explain_all(detector, loaded, methods=options.explain, seed=options.seed,
+            a.explanations = explain_all(detector, loaded, methods=options.explain, target=a.verdict,
+                                         seed=options.seed,
                                          with_metrics=options.with_metrics,
                                          options=options.explain_options)
         out.append(a)
     return out
 
 
-def build_analysis(name: str, loaded: LoadedImage, verdict: Any, detector: Any,
+def build_analysis(name: str, loaded: LoadedImage, scores: Any, detector: Any,
                    options: AnalysisOptions) -> Analysis:
     """The analysis of one decoded, scored input (:func:`build_analyses` of one)."""
-    return build_analyses([(name, loaded)], [verdict], detector, options)[0]
+    return build_analyses([(name, loaded)], [scores], detector, options)[0]
 
 
 Source = Any  # path, bytes, (name, bytes) upload, PIL image, array or LoadedImage
@@ -288,7 +291,7 @@ def _decodable(source: Source, name: str) -> tuple[Any, str | None]:
 
 def _reducer(detector: Any, opts: AnalysisOptions, keep_images: bool
              ) -> Callable[[LoadedImage], tuple[LoadedImage, Any]] | None:
-    """:func:`synthcheck.decoding.analysis_view` for this detector when nothing after scoring
+    """:func:`synthcheck.inference.decoding.analysis_view` for this detector when nothing after scoring
     needs the full pixels (no kept images, tiles or explanations), else None."""
     if keep_images or opts.tiles or opts.explain or not hasattr(detector, "predict_arrays"):
         return None
@@ -304,13 +307,13 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
     chunk's inputs measure ``MAX_CHUNK_PIXELS`` (memory does not grow with the number of
     inputs). A bad input yields an :class:`Analysis` with ``error`` and never stops the others.
 
-    Memory: decoding runs ahead within a pixel budget (:func:`synthcheck.decoding.load_many`).
+    Memory: decoding runs ahead within a pixel budget (:func:`synthcheck.inference.decoding.load_many`).
     With ``keep_images=False`` and neither tiles nor explanations, each image is reduced in its
     decode thread, right after decoding, to the model's input and the domain check's small copy
-    (:func:`synthcheck.decoding.analysis_view`: the same results, no full pixels kept); otherwise
+    (:func:`synthcheck.inference.decoding.analysis_view`: the same results, no full pixels kept); otherwise
     the full images live until their chunk is scored, and ``keep_images=False`` drops them then.
     ``progress(n_done)`` is called after each scored chunk. ``inline_decode`` decodes small files
-    in this thread rather than on the decode pool (:func:`synthcheck.decoding.load_many`): for
+    in this thread rather than on the decode pool (:func:`synthcheck.inference.decoding.load_many`): for
     callers whose processes are already the parallelism, such as scan workers.
     """
     opts = (options or AnalysisOptions()).resolved(detector)
@@ -325,11 +328,11 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
             built: Iterator[Analysis] = iter(())
         else:
             if reduce is not None:  # the model's inputs were made in the decode threads
-                verdicts = detector.predict_arrays(np.stack([v for _, lo, v, _ in chunk if lo is not None]),
-                                                   [(lo.width, lo.height) for _, lo in good])
+                scores = detector.predict_arrays(np.stack([v for _, lo, v, _ in chunk if lo is not None]),
+                                                 [(lo.width, lo.height) for _, lo in good])
             else:
-                verdicts = detector.predict([lo for _, lo in good])
-            built = iter(build_analyses(good, verdicts, detector, opts))
+                scores = detector.predict([lo for _, lo in good])
+            built = iter(build_analyses(good, scores, detector, opts))
         for name, loaded, _, err in chunk:
             if loaded is None:
                 yield Analysis(name, detector.model_name, opts.threshold, opts.band_edges, error=err)

@@ -16,6 +16,9 @@ BAND_LABELS: dict[str, str] = {
     "out_of_domain": "Out of domain",
 }
 DEFAULT_EDGES: tuple[float, float] = (0.2, 0.8)
+# The decision threshold when a face chooses none. The one definition: the score is calibrated
+# (temperature scaling), so 0.5 is where both classes are equally likely; checkpoints carry none.
+DEFAULT_THRESHOLD: float = 0.5
 
 
 def validate_edges(edges: Sequence[float]) -> tuple[float, float]:
@@ -51,6 +54,7 @@ def band_label(band: str) -> str:
     return BAND_LABELS.get(band, band)
 
 
-def decide(p_fake: float, threshold: float = 0.5) -> str:
-    """``"FAKE"`` when ``p_fake >= threshold`` else ``"REAL"`` (same rule as the Detector)."""
+def decide(p_fake: float, threshold: float) -> str:
+    """``"FAKE"`` when ``p_fake >= threshold`` else ``"REAL"``: the one decision rule, applied by
+    :mod:`synthcheck.analysis` (and by evaluations that sweep thresholds over scores)."""
     return "FAKE" if float(p_fake) >= float(threshold) else "REAL"

@@ -3,23 +3,27 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(..., weights_only=True)``; anything that would need pickle to run code is refused.
 Writes are atomic (temporary file, fsync, rename): a crash never leaves a half-written file.
+The metadata checks (:func:`check_meta`) are torch-free, so the ONNX Runtime loader shares them
+without importing torch; torch is imported only by the functions that load or build weights.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
-import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn as nn
+import numpy as np
 
-from .detector_base import file_sha256  # noqa: F401  (re-exported)
 from .errors import CheckpointError
 from .fsio import atomic_write
 from .version import code_version
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 FORMAT = "synthcheck-checkpoint"
 FORMAT_VERSION = 1
@@ -28,15 +32,24 @@ REQUIRED_KEYS = ("format", "format_version", "model_name", "model_kwargs", "stat
 # Parameters a checkpoint's architecture may have (counted on the meta device, before any real
 # memory is allocated); the registry's largest model, EfficientNet-B0, has 4M.
 MAX_PARAMS = int(os.environ.get("SYNTHCHECK_MAX_PARAMS", 50_000_000))
+MAX_INPUT_SIZE = 1024  # model input side in pixels; the registry's models use 32 or 64
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` through :func:`synthcheck.fsio.atomic_write` (temporary file, fsync, rename)."""
+    import torch
+
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True`` and errors turned into one clear sentence."""
+    """``torch.load`` with ``weights_only=True`` and every loader failure turned into one sentence.
+
+    torch's unpickler raises whatever a malformed file provokes (``IndexError: pop from empty
+    list`` on some random bytes, ``KeyError``, ``struct.error``, ...), so any exception that is
+    not an unsafe-pickle refusal reads as "not a readable checkpoint"."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint file does not exist.")
@@ -49,7 +62,7 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
             f"{path}: refused, the file holds Python objects beyond plain tensors and data "
             "(loading it could run code)."
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # RuntimeError, EOFError, BadZipFile, IndexError, KeyError, ...
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}).") from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a SynthCheck checkpoint (holds {type(obj).__name__}).")
@@ -57,7 +70,7 @@ def safe_load(path: str | os.PathLike, map_location: str | torch.device = "cpu")
 
 
 def validate(ckpt: dict[str, Any], where: str = "checkpoint") -> None:
-    """Check the metadata is complete, well-typed and sane (see :func:`synthcheck.model_meta.check_meta`)."""
+    """Check the metadata is complete, well-typed and sane (see :func:`synthcheck.checkpoint.check_meta`)."""
     try:
         _validate(ckpt, where)
     except CheckpointError:
@@ -68,8 +81,6 @@ def validate(ckpt: dict[str, Any], where: str = "checkpoint") -> None:
 
 
 def _validate(ckpt: dict[str, Any], where: str) -> None:
-    from .model_meta import check_meta
-
     if ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a SynthCheck checkpoint (no '{FORMAT}' marker).")
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
@@ -124,6 +135,8 @@ def model_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> nn
     on the meta device to count its parameters (at most :data:`MAX_PARAMS`) and to compare every
     weight's name and shape; weights must be finite. Any failure is a :class:`CheckpointError`.
     """
+    import torch
+
     from .models import check_model_kwargs, create_model, is_model
 
     validate(ckpt, where)
@@ -168,6 +181,8 @@ def model_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> nn
 def _check_weights(expected: dict[str, torch.Tensor], state: dict[str, Any], name: str,
                    where: str) -> None:
     """Every tensor the model needs, with its shape, finite; nothing else."""
+    import torch
+
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -189,3 +204,54 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     ckpt = safe_load(path, map_location)
     validate(ckpt, str(path))
     return ckpt
+
+
+def check_meta(meta: dict[str, Any], where: str) -> None:
+    """Refuse preprocessing metadata that would give meaningless verdicts (torch-free, shared by
+    the checkpoint and ONNX loaders): input size an int in [1, 1024], mean/std three finite
+    numbers with std > 0, temperature finite and > 0, every number of the fitted domain check
+    finite. Raises ``CheckpointError`` (one sentence)."""
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{where}: {what}; refused.")
+
+    size = meta.get("input_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_INPUT_SIZE:
+        raise bad(f"input size must be a whole number from 1 to {MAX_INPUT_SIZE}, got {size!r}")
+    for key in ("mean", "std"):
+        vals = meta.get(key)
+        if not isinstance(vals, (list, tuple)) or len(vals) != 3 or not all(
+                _is_number(v) and math.isfinite(v) for v in vals):
+            raise bad(f"{key} must be three finite numbers, got {vals!r}")
+    if min(meta["std"]) <= 0:
+        raise bad(f"std must be above 0, got {list(meta['std'])}")
+    temp = meta.get("temperature", 1.0)
+    if not (_is_number(temp) and math.isfinite(temp) and temp > 0):
+        raise bad(f"temperature must be a finite number above 0, got {temp!r}")
+    dom = meta.get("feature_domain")
+    if dom is not None and not (isinstance(dom, dict) and all_finite(dom)):
+        raise bad("the fitted domain check holds values that are not finite numbers")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def all_finite(v: Any, depth: int = 0) -> bool:
+    """True when every number under ``v`` (dicts, lists, arrays, tensors) is finite."""
+    if depth > 8:
+        return False
+    if v is None or isinstance(v, (bool, str)):
+        return True
+    if isinstance(v, (int, float)):
+        return math.isfinite(v)
+    if isinstance(v, dict):
+        return all(all_finite(x, depth + 1) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return all(all_finite(x, depth + 1) for x in v)
+    if hasattr(v, "dtype") and hasattr(v, "shape"):  # numpy array or CPU tensor
+        try:
+            return bool(np.isfinite(np.asarray(v, dtype=np.float64)).all())
+        except (TypeError, ValueError):
+            return False
+    return False

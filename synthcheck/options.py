@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .bands import DEFAULT_EDGES, validate_edges
+from .bands import DEFAULT_EDGES, DEFAULT_THRESHOLD, validate_edges
 
 MAX_SEED = 2**32 - 1
 
@@ -42,7 +42,7 @@ def check_seed(value: Any) -> int:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """What a face may choose. ``threshold=None`` means the checkpoint's own threshold."""
+    """What a face may choose. ``threshold=None`` means :data:`synthcheck.bands.DEFAULT_THRESHOLD`."""
 
     threshold: float | None = None
     band_edges: tuple[float, float] = DEFAULT_EDGES
@@ -52,14 +52,15 @@ class AnalysisOptions:
     explain_options: dict[str, dict[str, Any]] | None = None
     with_metrics: bool = True  # faithfulness figures beside each explanation
 
-    def resolved(self, detector: Any) -> AnalysisOptions:
-        """A copy with the threshold filled in from ``detector`` and every value checked."""
+    def resolved(self, detector: Any = None) -> AnalysisOptions:
+        """A copy with the default threshold filled in and every value checked (``detector`` is
+        accepted for callers that pass one; no detector holds a threshold)."""
         try:
             edges = validate_edges(self.band_edges)
         except (TypeError, ValueError) as exc:
             raise OptionsError(f"{exc}.") from exc
         if any(not math.isfinite(e) for e in edges):
             raise OptionsError(f"band edges must be finite, got {tuple(self.band_edges)}.")
-        thr = check_threshold(detector.threshold if self.threshold is None else self.threshold)
+        thr = check_threshold(DEFAULT_THRESHOLD if self.threshold is None else self.threshold)
         return AnalysisOptions(thr, edges, bool(self.tiles), check_seed(self.seed),
                                tuple(dict.fromkeys(self.explain)), self.explain_options, self.with_metrics)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .bands import DEFAULT_THRESHOLD
 from .imageio import LoadedImage
 
 
@@ -26,7 +27,7 @@ class TileGrid:
     tile: int
     p_fake: np.ndarray  # (rows, cols), temperature-calibrated
     boxes: list[tuple[int, int, int, int]]
-    threshold: float = 0.5  # the analysis threshold: a patch at or above it is scored FAKE
+    threshold: float = DEFAULT_THRESHOLD  # the analysis threshold: a patch at or above it is scored FAKE
 
     @property
     def mean(self) -> float:
@@ -53,7 +54,7 @@ def _positions(length: int, tile: int, max_n: int) -> list[int]:
 
 
 def tile_grid(detector, image: LoadedImage, max_grid: int = 16,
-              threshold: float = 0.5) -> TileGrid | None:
+              threshold: float = DEFAULT_THRESHOLD) -> TileGrid | None:
     """Score patches of ``image``; None when the image is smaller than two patches either way."""
     tile = int(detector.input_size)
     w, h = image.width, image.height

@@ -41,14 +41,15 @@ from .checkpoint import (
     safe_load,
 )
 from .config import TrainConfig, save_config
-from .data.augment import AugmentCfg, augment_batch, normalize
+from .data.augment import AugmentCfg, augment_batch
 from .data.dataset import load_split, train_val_split, twins_mask
 from .data.perturb import RobustAugmentCfg, mix_adversarial
 from .data.perturb import apply as robust_apply
-from .detector_base import softmax_p_fake
 from .domain.features import domain_share, fit_feature_domain, jpeg_profile_for
 from .evaluation.metrics import compute_metrics, fit_temperature, predict_logits
+from .inference.base import softmax_p_fake
 from .models import create_model
+from .models.normalization import normalize
 
 log = logging.getLogger(__name__)
 

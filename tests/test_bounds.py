@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthcheck import decoding
 from synthcheck.imageio import LoadedImage
+from synthcheck.inference import decoding
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -237,7 +237,7 @@ def test_light_uploads_decode_off_the_event_loop(tiny_detector, monkeypatch) -> 
 
 
 def test_release_memory_works_on_glibc() -> None:
-    from synthcheck.memory import release_memory
+    from synthcheck.inference.decoding import release_memory
 
     if not os.path.exists("/lib/x86_64-linux-gnu/libc.so.6") and sys.platform != "linux":
         pytest.skip("malloc_trim is glibc's")  # never on this project's Linux CI

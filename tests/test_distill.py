@@ -23,10 +23,10 @@ from synthcheck.checkpoint import (
     model_from_checkpoint,
 )
 from synthcheck.config import TrainConfig
-from synthcheck.data.augment import normalize
 from synthcheck.domain.features import last_linear
 from synthcheck.evaluation.metrics import predict_logits
 from synthcheck.models import create_model
+from synthcheck.models.normalization import normalize
 from synthcheck.train import fit
 from tests.conftest import make_dataset
 

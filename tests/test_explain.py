@@ -74,7 +74,7 @@ def test_registry_and_aliases(tiny_detector) -> None:
 @pytest.mark.parametrize("kind", list(INPUTS))
 @pytest.mark.parametrize("method", METHODS)
 def test_map_shape_and_finite(tiny_detector, method: str, kind: str) -> None:
-    exp = explain(tiny_detector, INPUTS[kind](), method, seed=0, **FAST.get(method, {}))
+    exp = explain(tiny_detector, INPUTS[kind](), method, target="FAKE", seed=0, **FAST.get(method, {}))
     assert isinstance(exp, Explanation)
     assert exp.map.shape == (32, 32) and exp.map.dtype == np.float32
     assert np.isfinite(exp.map).all()
@@ -91,16 +91,16 @@ def test_map_shape_and_finite(tiny_detector, method: str, kind: str) -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_same_seed_same_map(tiny_detector, method: str) -> None:
     img = textured(4)
-    a = explain(tiny_detector, img, method, seed=7, **FAST.get(method, {}))
-    b = explain(tiny_detector, img, method, seed=7, **FAST.get(method, {}))
+    a = explain(tiny_detector, img, method, target="FAKE", seed=7, **FAST.get(method, {}))
+    b = explain(tiny_detector, img, method, target="FAKE", seed=7, **FAST.get(method, {}))
     np.testing.assert_array_equal(a.map, b.map)
 
 
 @pytest.mark.parametrize("method", RANDOM_METHODS)
 def test_other_seed_other_map(tiny_detector, method: str) -> None:
     img = textured(5)
-    a = explain(tiny_detector, img, method, seed=1, **FAST[method])
-    b = explain(tiny_detector, img, method, seed=2, **FAST[method])
+    a = explain(tiny_detector, img, method, target="FAKE", seed=1, **FAST[method])
+    b = explain(tiny_detector, img, method, target="FAKE", seed=2, **FAST[method])
     assert not np.array_equal(a.map, b.map)
 
 
@@ -113,7 +113,7 @@ def test_global_rng_and_model_state_untouched(tiny_detector) -> None:
     np.random.seed(123)
     torch.manual_seed(123)
     for method in METHODS:
-        explain(tiny_detector, textured(6), method, seed=99, **FAST.get(method, {}))
+        explain(tiny_detector, textured(6), method, target="FAKE", seed=99, **FAST.get(method, {}))
     assert np.random.rand() == expected_np and torch.rand(1).item() == expected_torch
     assert [p.requires_grad for p in model.parameters()] == grads
     assert not model.training
@@ -124,7 +124,7 @@ def test_global_rng_and_model_state_untouched(tiny_detector) -> None:
 
 def test_inside_inference_mode(tiny_detector) -> None:
     with torch.inference_mode():
-        exp = explain(tiny_detector, textured(7), "gradcam")
+        exp = explain(tiny_detector, textured(7), "gradcam", target="FAKE")
     assert np.isfinite(exp.map).all()
 
 
@@ -132,45 +132,47 @@ def test_targets(tiny_detector) -> None:
     img = textured(8)
     fake = explain(tiny_detector, img, "gradcam", target="FAKE")
     real = explain(tiny_detector, img, "gradcam", target="real")
-    pred = explain(tiny_detector, img, "gradcam")
     assert (fake.target, real.target) == ("FAKE", "REAL")
     assert fake.p_target + real.p_target == pytest.approx(1.0, abs=1e-5)
-    assert pred.p_target >= 0.5 or tiny_detector.threshold != 0.5
-    with pytest.raises(ValueError, match="target"):
-        explain(tiny_detector, img, "gradcam", target="maybe")
+    assert not np.allclose(fake.map, real.map)  # a different class gives a different map
+    for bad in ("maybe", "predicted", 2, True):  # the explainer never picks a class itself
+        with pytest.raises(ValueError, match="target"):
+            explain(tiny_detector, img, "gradcam", target=bad)
+    with pytest.raises(TypeError):
+        explain(tiny_detector, img, "gradcam")  # no default target
     with pytest.raises(ValueError, match="seed"):
-        explain(tiny_detector, img, "gradcam", seed=-1)
+        explain(tiny_detector, img, "gradcam", target="FAKE", seed=-1)
     with pytest.raises(ValueError, match="unknown option"):
-        explain(tiny_detector, img, "gradcam", n_samples=3)
+        explain(tiny_detector, img, "gradcam", target="FAKE", n_samples=3)
 
 
 @pytest.mark.parametrize("method", ["lime", "kernel_shap"])
 def test_single_superpixel_gives_zero_map_and_note(tiny_detector, method: str) -> None:
-    exp = explain(tiny_detector, np.full((32, 32, 3), 90, np.uint8), method, n_segments=1)
+    exp = explain(tiny_detector, np.full((32, 32, 3), 90, np.uint8), method, target="FAKE", n_segments=1)
     assert not exp.map.any()
     assert "single superpixel" in " ".join(exp.params["notes"])
 
 
 def test_batch_matches_single(tiny_detector) -> None:
     imgs = [textured(s) for s in (10, 11, 12)]
-    batch = explain_batch(tiny_detector, imgs, "gradcam", target=["FAKE", "REAL", "predicted"])
-    assert [e.target for e in batch][:2] == ["FAKE", "REAL"]
+    batch = explain_batch(tiny_detector, imgs, "gradcam", target=["FAKE", "REAL", 1])
+    assert [e.target for e in batch] == ["FAKE", "REAL", "FAKE"]
     for img, e in zip(imgs, batch, strict=True):
         single = explain(tiny_detector, img, "gradcam", target=e.target)
         np.testing.assert_allclose(single.map, e.map, rtol=1e-4, atol=1e-6)
-    lime = explain_batch(tiny_detector, imgs[:2], "lime", seed=3, num_samples=64)
-    np.testing.assert_array_equal(lime[1].map, explain(tiny_detector, imgs[1], "lime", seed=3, num_samples=64).map)
+    lime = explain_batch(tiny_detector, imgs[:2], "lime", target="FAKE", seed=3, num_samples=64)
+    np.testing.assert_array_equal(lime[1].map, explain(tiny_detector, imgs[1], "lime", target="FAKE", seed=3, num_samples=64).map)
 
 
 def test_threads_share_the_model(tiny_detector) -> None:
     img = textured(13)
-    expected = explain(tiny_detector, img, "gradient_shap", seed=1, n_samples=8).map
+    expected = explain(tiny_detector, img, "gradient_shap", target="FAKE", seed=1, n_samples=8).map
     results: list[np.ndarray] = []
 
     def work() -> None:
         for _ in range(3):
-            results.append(explain(tiny_detector, img, "gradient_shap", seed=1, n_samples=8).map)
-            explain(tiny_detector, img, "guided_gradcam")
+            results.append(explain(tiny_detector, img, "gradient_shap", target="FAKE", seed=1, n_samples=8).map)
+            explain(tiny_detector, img, "guided_gradcam", target="FAKE")
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for t in threads:
@@ -183,13 +185,14 @@ def test_threads_share_the_model(tiny_detector) -> None:
 
 
 def test_explain_all_report(tiny_detector) -> None:
-    rep = explain_all(tiny_detector, textured(14), ("gradcam", "shap", "lime"), seed=0,
+    rep = explain_all(tiny_detector, textured(14), ("gradcam", "shap", "lime"), target="REAL", seed=0,
                       options={"shap": FAST["gradient_shap"], "lime": FAST["lime"]})
     assert isinstance(rep, ExplainReport)
     assert list(rep.explanations) == ["gradcam", "gradient_shap", "lime"]
     assert rep.image.shape == (32, 32, 3) and rep.image.dtype == np.uint8
-    assert rep.verdict.verdict in ("REAL", "FAKE")
-    assert {e.target for e in rep.explanations.values()} == {rep.target}
+    assert not hasattr(rep, "verdict") and 0.0 <= rep.scores.p_fake <= 1.0  # scores, no verdict
+    assert rep.target == "REAL" and {e.target for e in rep.explanations.values()} == {"REAL"}
+    assert "verdict" not in rep.to_dict()
     for name in rep.explanations:
         f = rep.faithfulness[name]
         for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
@@ -200,7 +203,7 @@ def test_explain_all_report(tiny_detector) -> None:
     json.dumps(d)
     assert "deletion_curve" not in d["faithfulness"]["gradcam"]
     assert "deletion_curve" in rep.to_dict(curves=True)["faithfulness"]["gradcam"]
-    plain = explain_all(tiny_detector, textured(14), ("gradcam",), with_metrics=False)
+    plain = explain_all(tiny_detector, textured(14), ("gradcam",), target="FAKE", with_metrics=False)
     assert plain.faithfulness == {} and plain.agreement == {}
 
 
@@ -224,7 +227,8 @@ def test_overlay_upscales_with_nearest_neighbour() -> None:
 
 
 def test_side_by_side_outputs(tiny_detector, tmp_path) -> None:
-    rep = explain_all(tiny_detector, textured(16), ("gradcam", "lime"), options={"lime": FAST["lime"]})
+    rep = explain_all(tiny_detector, textured(16), ("gradcam", "lime"), target="FAKE",
+                      options={"lime": FAST["lime"]})
     path = tmp_path / "sbs.png"
     data = side_by_side_png(rep.image, rep, path)
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and path.read_bytes() == data

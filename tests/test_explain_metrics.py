@@ -170,10 +170,10 @@ class ImageOnly(Explainer):
 
 def test_sanity_check_flags_a_map_that_ignores_the_weights(default_detector: Detector) -> None:
     img = quadrant_image(3)
-    res = model_randomisation_check(default_detector, img, ImageOnly)
+    res = model_randomisation_check(default_detector, img, ImageOnly, target="FAKE")
     assert res.similarity == pytest.approx(1.0) and res.passed is False
     assert res.layers == last_layers(default_detector.model, 2) == ["stages.3.1.0", "fc"]
-    good = model_randomisation_check(default_detector, img, "gradient_shap", n_samples=16)
+    good = model_randomisation_check(default_detector, img, "gradient_shap", target="FAKE", n_samples=16)
     assert good.similarity < 0.5 and good.passed is True
     d = good.to_dict()
     assert set(d) >= {"method", "layers", "similarity", "threshold", "passed"}
@@ -187,7 +187,8 @@ def test_randomisation_never_touches_the_shared_model(default_detector: Detector
     assert torch.equal(rand.model.stages[0][0][0].weight, default_detector.model.stages[0][0][0].weight)
     for k, v in default_detector.model.state_dict().items():
         assert torch.equal(v, before[k])
-    rep = explain_all(default_detector, quadrant_image(4), ("gradcam",), with_metrics=False, with_sanity=True)
+    rep = explain_all(default_detector, quadrant_image(4), ("gradcam",), target="FAKE", with_metrics=False,
+                      with_sanity=True)
     assert set(rep.sanity["gradcam"]) >= {"similarity", "passed"}
     for k, v in default_detector.model.state_dict().items():
         assert torch.equal(v, before[k])

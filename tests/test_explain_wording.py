@@ -22,7 +22,8 @@ def faith(d: float, rd: float, i: float, ri: float) -> dict[str, float]:
 
 @pytest.mark.parametrize(("f", "call"), [
     (faith(0.20, 0.50, 0.80, 0.55), "beats_random"),
-    (faith(0.50, 0.50, 0.80, 0.55), "beats_random"),  # level on one, better on the other
+    (faith(0.50, 0.50, 0.80, 0.55), "partial"),  # level on one, better on the other
+    (faith(0.495, 0.50, 0.80, 0.55), "partial"),  # better on deletion by less than the margin
     (faith(0.70, 0.50, 0.40, 0.55), "worse_than_random"),
     (faith(0.70, 0.50, 0.55, 0.55), "worse_than_random"),
     (faith(0.505, 0.50, 0.553, 0.55), "level"),
@@ -46,7 +47,30 @@ def test_sentences_say_beats_or_worse_and_by_how_much() -> None:
     assert "worse than random on deletion" in mixed and "should not be trusted" in mixed
     assert "no better than random" in faithfulness_sentence("x", faith(0.5, 0.5, 0.5, 0.5))
     assert "not computed" in faithfulness_sentence("x", None)
-    assert set(CALLS) == {"beats_random", "level", "mixed", "worse_than_random"}
+    assert set(CALLS) == {"beats_random", "partial", "level", "mixed", "worse_than_random"}
+    partial = faithfulness_sentence("guided_gradcam", faith(0.50, 0.50, 0.80, 0.55))
+    assert partial.startswith("guided_gradcam beats random on insertion only")
+    assert "no faster than a random order" in partial
+
+
+def test_beats_random_never_says_no_faster_than_random() -> None:
+    """'beats random' needs the margin on both tests, so its sentence cannot contradict itself."""
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        d, rd, i, ri = rng.uniform(0, 1, 4).round(3)
+        s = faithfulness_sentence("m", faith(d, rd, i, ri))
+        if s.startswith("m beats random:"):
+            assert "no faster" not in s and "more slowly" not in s, s
+
+
+def test_map_trust_is_the_one_call_and_sentence() -> None:
+    from synthcheck.explain.metrics.verdicts import map_trust
+
+    f = faith(0.70, 0.50, 0.40, 0.55)
+    t = map_trust("Grad-CAM", f)
+    assert t["call"] == "worse_than_random" and t["colour"] == "red"
+    assert t["sentence"] == faithfulness_sentence("Grad-CAM", f) and UNTRUSTED in t["sentence"]
+    assert map_trust("Grad-CAM", None)["call"] is None
 
 
 def test_agreement_sentence_explains_the_figures() -> None:

@@ -14,7 +14,12 @@ from synthcheck.checkpoint import load_checkpoint
 from synthcheck.config import TrainConfig
 from synthcheck.domain.features import joint_thresholds
 from synthcheck.inference import Detector
-from synthcheck.onnx_fast import OnnxDetector, decode_domain, encode_domain, export_onnx
+from synthcheck.inference.onnx_backend import (
+    OnnxDetector,
+    decode_domain,
+    encode_domain,
+    export_onnx,
+)
 from synthcheck.train import fit
 from tests.conftest import make_dataset
 

@@ -69,7 +69,7 @@ def test_predict_on_random_arrays(arr, tiny_detector):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=4096))
 def test_predict_many_on_random_bytes(data):
-    from synthcheck.onnx_fast import OnnxDetector
+    from synthcheck.inference.onnx_backend import OnnxDetector
 
     det = OnnxDetector.for_checkpoint(DEFAULT_CHECKPOINT)
     (loaded, verdict, error), = det.predict_many([data])
@@ -80,8 +80,8 @@ def test_predict_many_on_random_bytes(data):
 def test_slow_input_times_out_and_the_rest_still_run(monkeypatch, tmp_path, tiny_detector):
     import time
 
-    from synthcheck import decoding
     from synthcheck.analysis import analyze
+    from synthcheck.inference import decoding
     from tests.conftest import image_bytes
 
     real = decoding.load_image

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import synthcheck
-from synthcheck.detector_base import softmax_p_fake
+from synthcheck.inference.base import softmax_p_fake
 
 PACKAGE = Path(synthcheck.__file__).parent
 REPO = PACKAGE.parent
@@ -41,9 +41,9 @@ def test_callers_use_the_one_softmax_p_fake() -> None:
 
 
 def test_no_other_softmax_of_logits_in_the_package() -> None:
-    """Only detector_base turns logits into p_fake; explain/base.py's forward for captum (a torch
+    """Only inference/base.py turns logits into p_fake; explain/base.py's forward for captum (a torch
     graph, two-class output) and training's distillation loss are not p_fake computations."""
-    allowed = {"detector_base.py", "explain/base.py", "train.py", "evaluation/metrics.py"}
+    allowed = {"inference/base.py", "explain/base.py", "train.py", "evaluation/metrics.py"}
     pattern = re.compile(r"softmax\(|np\.exp\(|\.exp\(\)")
     offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                  if str(p.relative_to(PACKAGE)) not in allowed
@@ -126,7 +126,7 @@ def test_explain_all_faithfulness_is_the_same_alone_together_or_reordered(tiny_d
     methods = ["gradcam", "gradient_shap", "guided_gradcam"]
 
     def faith(ms: list[str]) -> dict:
-        return explain_all(tiny_detector, img, ms, seed=11, options=options, n_steps=4).faithfulness
+        return explain_all(tiny_detector, img, ms, target="FAKE", seed=11, options=options, n_steps=4).faithfulness
 
     together = faith(methods)
     assert faith(list(reversed(methods))) == together
@@ -146,8 +146,8 @@ def small_model():
 def test_adversarial_batch_is_captums_fgsm_in_pixel_space(small_model) -> None:
     from captum.robust import FGSM
 
-    from synthcheck.data.augment import normalize
     from synthcheck.data.perturb import PixelSpace, adversarial_batch, cross_entropy_per_example
+    from synthcheck.models.normalization import normalize
 
     cfg = small_model.synthcheck_cfg
     u8 = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8))

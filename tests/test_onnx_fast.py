@@ -14,8 +14,8 @@ import torch
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main
 from synthcheck.inference import Detector
+from synthcheck.inference.onnx_backend import OnnxDetector, export_onnx
 from synthcheck.models import create_model
-from synthcheck.onnx_fast import OnnxDetector, export_onnx
 from tests.conftest import DEFAULT_CHECKPOINT, image_bytes, synthetic_image
 
 P_TOL = 1e-5  # the two backends differ by float32 rounding only (~1e-7 measured)

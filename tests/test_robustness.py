@@ -137,7 +137,7 @@ def test_robust_augment_apply() -> None:
 
 def test_adversarial_training_helpers(tiny) -> None:
     det, m = tiny
-    from synthcheck.data.augment import normalize
+    from synthcheck.models.normalization import normalize
 
     u8 = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
     x = normalize(u8, det.mean, det.std)

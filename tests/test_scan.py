@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from synthcheck.analysis import records
-from synthcheck.onnx_fast import OnnxDetector
+from synthcheck.inference.onnx_backend import OnnxDetector
 from synthcheck.scan import ResultsError, SourceError, read_rows, scan, summary_path
 from synthcheck.scan.sources import count_items, iter_items
 from synthcheck.scan.writer import ROW_FIELDS, to_row

@@ -17,9 +17,9 @@ class _LeftIsFake:
     input_size = 32
 
     def predict_arrays(self, arrays):
-        from synthcheck.detector_base import Verdict
+        from synthcheck.inference.base import Scores
 
-        return [Verdict("FAKE", float(a[..., 0].mean() / 255), 0.0, (0.0, 0.0), 32, 32) for a in arrays]
+        return [Scores(float(a[..., 0].mean() / 255), 0.0, (0.0, 0.0), 32, 32) for a in arrays]
 
 
 def test_2000x1500_image_bounded_time_and_memory(default_detector):

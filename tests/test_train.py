@@ -16,8 +16,8 @@ import torch
 
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint, load_checkpoint
 from synthcheck.config import TrainConfig, load_config
-from synthcheck.data.augment import normalize
 from synthcheck.models import create_model
+from synthcheck.models.normalization import normalize
 from synthcheck.train import check_output_dir, fit
 from tests.conftest import REPO, make_dataset
 

@@ -6,6 +6,8 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 
+from ..bands import DEFAULT_THRESHOLD
+
 DEFAULT_ALLOWED_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/gif",
                          "image/tiff")
 # Content types a client sends when it does not know better; the bytes are checked anyway.
@@ -16,7 +18,7 @@ GENERIC_TYPES = ("application/octet-stream", "")
 class Settings:
     checkpoint: str | None = None  # default: models/synthcheck-default.pt or $SYNTHCHECK_CHECKPOINT
     device: str = "cpu"
-    threshold: float = 0.5  # p_fake at or above which the verdict is FAKE
+    threshold: float = DEFAULT_THRESHOLD  # the server's default decision threshold (?threshold= overrides)
     max_upload_mb: float = 10.0  # limit on one request body (all files together) -> 413
     case_upload_mb: float = 256.0  # limit on one request adding evidence to a case -> 413
     max_files: int = 32  # files per request -> 413 above

@@ -17,8 +17,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..decoding import decode_for_analysis
 from ..imageio import ImageError, LoadedImage
+from ..inference.decoding import decode_for_analysis
 
 
 class HeavyDecoder:

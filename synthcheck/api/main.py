@@ -61,8 +61,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
             import torch
 
             torch.set_num_threads(settings.torch_threads)
-        det = detector or Detector.from_checkpoint(settings.checkpoint, device=settings.device,
-                                                   threshold=settings.threshold)
+        det = detector or Detector.from_checkpoint(settings.checkpoint, device=settings.device)
         det.checkpoint_sha256  # noqa: B018 - hash the checkpoint once, not on the first request
         batcher = MicroBatcher(det.predict_arrays, settings.batch_max_size, settings.batch_max_wait_ms)
         await batcher.start()

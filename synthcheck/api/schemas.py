@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class ExplanationPublic(BaseModel):
     method: str
-    target: str = Field(description="class the map explains: REAL or FAKE")
+    target: str = Field(description="class the map explains: the analysis's verdict, REAL or FAKE")
     p_target: float
     signed: bool = Field(description="True when the map has signed values (grey = 0 in map_png)")
+    faithfulness_call: str | None = Field(None, description="beats_random | partial | level | mixed | "
+                                                            "worse_than_random: the map against random maps")
+    trust_sentence: str | None = Field(None, description="whether to trust this map, in one sentence")
     map_png: str = Field(description="base64 PNG, 8-bit map at the model's input resolution")
     overlay_png: str = Field(description="base64 PNG, the map over the model's input image")
 

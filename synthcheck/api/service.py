@@ -18,11 +18,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ..analysis import AnalysisOptions, OptionsError, build_analysis, check_threshold
 from ..bands import DEFAULT_EDGES, validate_edges
-from ..decoding import analysis_view
-from ..detector_base import BaseDetector
 from ..imageio import ImageError, LoadedImage, load_image
 from ..inference import Detector
-from ..memory import release_memory
+from ..inference.base import BaseDetector
+from ..inference.decoding import analysis_view, release_memory
 from .batcher import MicroBatcher
 from .config import GENERIC_TYPES, Settings
 from .heavy import HeavyDecoder
@@ -69,8 +68,8 @@ def _decode(data: bytes, name: str, settings: Settings, detector: Detector, redu
             heavy: bool = False) -> tuple[LoadedImage, np.ndarray]:
     """(loaded, model input) for one upload, blocking (run in a worker thread). ``reduce``
     keeps only what an analysis without tiles or explanations needs
-    (:func:`synthcheck.decoding.analysis_view`); after a heavy one the freed pixels go back to
-    the system (:func:`synthcheck.memory.release_memory`)."""
+    (:func:`synthcheck.inference.decoding.analysis_view`); after a heavy one the freed pixels go back to
+    the system (:func:`synthcheck.inference.decoding.release_memory`)."""
     loaded = load_image(data, name=name, max_pixels=settings.max_pixels,
                         max_bytes=settings.max_upload_bytes)
     if not reduce:
@@ -133,12 +132,16 @@ def png_base64(arr: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str) -> dict[str, Any]:
-    """One explanation map as base64 PNGs (8-bit map and a colour overlay), blocking."""
-    from ..explain import explain
+def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str,
+                        target: str) -> dict[str, Any]:
+    """One explanation map towards ``target`` (the analysis's verdict) as base64 PNGs (8-bit map
+    and a colour overlay), blocking."""
+    from ..explain import explain_all
+    from ..explain.metrics.verdicts import map_trust
     from ..explain.visual import overlay
 
-    ex = explain(detector, loaded, method)
+    report = explain_all(detector, loaded, (method,), target=target)
+    ex = next(iter(report.explanations.values()))
     m = np.asarray(ex.map, dtype=np.float32)
     if ex.signed:
         lim = float(np.abs(m).max()) or 1.0
@@ -147,16 +150,20 @@ def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str)
         lo, hi = float(m.min()), float(m.max())
         m8 = np.clip((m - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255).astype(np.uint8)
     image = detector.to_array(loaded)
+    trust = map_trust(ex.method, report.faithfulness.get(ex.method))
     return {"method": ex.method, "target": ex.target, "p_target": round(float(ex.p_target), 6),
-            "signed": bool(ex.signed), "map_png": png_base64(m8),
+            "signed": bool(ex.signed), "faithfulness_call": trust["call"],
+            "trust_sentence": trust["sentence"], "map_png": png_base64(m8),
             "overlay_png": png_base64(overlay(image, ex.map))}
 
 
 def analysis_options(*, threshold: float | None, band_low: float | None, band_high: float | None,
-                     tiles: bool) -> AnalysisOptions:
-    """The request's analysis options; 400 with one sentence when any is out of range."""
+                     tiles: bool, settings: Settings) -> AnalysisOptions:
+    """The request's analysis options (threshold by default the server's setting); 400 with one
+    sentence when any is out of range."""
     edges = (DEFAULT_EDGES[0] if band_low is None else band_low,
              DEFAULT_EDGES[1] if band_high is None else band_high)
+    threshold = settings.threshold if threshold is None else threshold
     opts = AnalysisOptions(threshold=threshold, band_edges=edges, tiles=tiles)
     try:
         validate_edges(edges)
@@ -178,7 +185,7 @@ async def verify(*, files: list[UploadFile], explain: str | None, settings: Sett
         raise HTTPException(400, f"explain={explain!r} is not offered; choose one of "
                                  f"{', '.join(settings.explain_methods)}.")
     try:
-        opts = (options or AnalysisOptions()).resolved(detector)
+        opts = (options or AnalysisOptions(threshold=settings.threshold)).resolved()
     except OptionsError as exc:
         raise HTTPException(400, str(exc)) from exc
     check_uploads(files=files, settings=settings)
@@ -197,9 +204,11 @@ async def verify(*, files: list[UploadFile], explain: str | None, settings: Sett
         if err is not None:
             results.append({"path": name, "error": err})
             continue
-        row = build_analysis(name, loaded, next(it), detector, opts).to_record()
+        analysis = build_analysis(name, loaded, next(it), detector, opts)
+        row = analysis.to_record()
         if explain is not None:
             row["explanation"] = await run_in_threadpool(
-                explanation_payload, detector=detector, loaded=loaded, method=explain)
+                explanation_payload, detector=detector, loaded=loaded, method=explain,
+                target=analysis.verdict)
         results.append(row)
     return results

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..bands import DEFAULT_EDGES
-from ..detector_base import file_sha256
+from ..fsio import file_sha256
 from . import audit
 from .analysis import code_version, model_identity
 from .anchors import anchor_head, latest_anchor

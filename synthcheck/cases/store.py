@@ -21,8 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..detector_base import file_sha256
-from ..fsio import atomic_write_bytes
+from ..fsio import atomic_write_bytes, file_sha256
 from ..home import synthcheck_home
 
 DB_NAME = "cases.sqlite3"

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD
+
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -36,21 +38,21 @@ def emit_results(results: list[dict[str, Any]], as_json: bool, line: Any,
 
 
 def load_detector(args: argparse.Namespace):
-    """The torch Detector for ``--checkpoint``/``--device``/``--threshold``."""
+    """The torch Detector for ``--checkpoint``/``--device``."""
     from ..inference import Detector
 
-    return Detector.from_checkpoint(args.checkpoint, device=args.device, threshold=args.threshold)
+    return Detector.from_checkpoint(args.checkpoint, device=args.device)
 
 
 def load_fast_detector(args: argparse.Namespace):
     """The ONNX twin when it matches the checkpoint (no torch import), else the torch Detector."""
     if args.device == "cpu" and not os.environ.get("SYNTHCHECK_NO_ONNX"):
         try:
-            from ..onnx_fast import OnnxDetector
+            from ..inference.onnx_backend import OnnxDetector
         except ImportError:  # onnxruntime not installed: torch it is
             pass
         else:
-            fast = OnnxDetector.for_checkpoint(args.checkpoint, threshold=args.threshold)
+            fast = OnnxDetector.for_checkpoint(args.checkpoint)
             if fast is not None:
                 return fast
     return load_detector(args)
@@ -60,7 +62,7 @@ def analysis_options(args: argparse.Namespace, **extra: Any):
     """The :class:`synthcheck.analysis.AnalysisOptions` of the common CLI flags."""
     from ..options import AnalysisOptions
 
-    return AnalysisOptions(threshold=args.threshold, band_edges=tuple(getattr(args, "band_edges", (0.2, 0.8))),
+    return AnalysisOptions(threshold=args.threshold, band_edges=tuple(getattr(args, "band_edges", DEFAULT_EDGES)),
                            seed=getattr(args, "seed", 0), **extra)
 
 
@@ -88,6 +90,7 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="checkpoint file (default: models/synthcheck-default.pt "
                                         "or $SYNTHCHECK_CHECKPOINT)")
     p.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
-    p.add_argument("--threshold", type=threshold_arg, default=0.5,
-                   help="p_fake at or above which the model's raw verdict is FAKE (0 to 1)")
+    p.add_argument("--threshold", type=threshold_arg, default=DEFAULT_THRESHOLD,
+                   help=f"p_fake at or above which the model's raw verdict is FAKE (0 to 1, default "
+                        f"{DEFAULT_THRESHOLD:g})")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")

@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("paths", nargs="+", help="image files")
     p.add_argument("--methods", default="gradcam,shap,lime",
                    help="comma-separated: gradcam, guided_gradcam, gradient_shap (shap), kernel_shap, lime")
-    p.add_argument("--target", default="predicted", help="predicted | FAKE | REAL (default predicted)")
+    p.add_argument("--target", default="predicted",
+                   help="predicted | FAKE | REAL (default predicted: the analysis's verdict at --threshold)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed for the random methods (same seed = same map)")
     p.add_argument("--out", help="folder for the PNG overlays (created if missing)")
     p.add_argument("--no-metrics", action="store_true", help="skip deletion/insertion and agreement")
@@ -58,7 +59,8 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
     from .common import analysis_options
 
     analysis = analyze_one(loaded, detector, analysis_options(args), name=path)
-    report = explain_all(detector, loaded, methods, target=args.target, seed=args.seed,
+    target = analysis.verdict if args.target.strip().lower() == "predicted" else args.target
+    report = explain_all(detector, loaded, methods, target=target, seed=args.seed,
                          with_metrics=not args.no_metrics, with_sanity=args.sanity)
     stem = _stem(path, loaded.sha256)
     rows: dict[str, Any] = {}
@@ -83,7 +85,8 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
     record = analysis.to_record()
     result: dict[str, Any] = {**{k: record[k] for k in (
                                   "path", "sha256", "conclusion", "conclusion_label", "conclusion_reason",
-                                  "verdict", "p_fake", "band", "in_domain", "domain_reasons", "advisories")},
+                                  "verdict", "threshold", "p_fake", "band", "in_domain", "domain_reasons",
+                                  "advisories")},
                               "score_label": analysis.score_label, "target": report.target,
                               "seed": report.seed, "model": detector.model_name, "methods": rows,
                               "agreement": report.to_dict()["agreement"],
@@ -114,7 +117,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not methods:
         raise ValueError("--methods names no method")
     check_seed(args.seed)
-    resolve_target(args.target, 0.0, 0.5)  # validate before loading anything
+    if args.target.strip().lower() != "predicted":
+        resolve_target(args.target)  # validate before loading anything
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..onnx_fast import export_onnx
+    from ..inference.onnx_backend import export_onnx
 
     print(export_onnx(args.checkpoint, args.out))
     return 0

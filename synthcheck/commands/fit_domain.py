@@ -9,7 +9,7 @@ import json
 def _run(args: argparse.Namespace) -> int:
     from ..domain.features import fit_checkpoint_domain
     from ..domain.knn import DEFAULT_KEEP
-    from ..onnx_fast import export_onnx, onnx_path_for
+    from ..inference.onnx_backend import export_onnx, onnx_path_for
 
     keep = DEFAULT_KEEP if args.keep is None else args.keep
     report = fit_checkpoint_domain(args.checkpoint, args.data, keep=keep)

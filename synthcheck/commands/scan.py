@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
         from ..scan.engine_local import start_fork_server
 
         start_fork_server()
-    from ..detector_base import default_checkpoint
+    from ..inference.base import default_checkpoint
     from ..scan import DetectorSpec, scan
 
     options = {"band_edges": tuple(args.band_edges), "tiles": args.tiles}

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..bands import DEFAULT_THRESHOLD
+
 
 def start_line(host: str, port: int, detector: Any) -> str:
     """The one line ``serve`` prints before uvicorn starts: where the API is, which model, where
@@ -51,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                         "or $SYNTHCHECK_CHECKPOINT)")
     p.add_argument("--device", default=None, help="cpu | cuda (default cpu)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="p_fake at or above which the verdict is FAKE (default 0.5)")
+                   help=f"p_fake at or above which the verdict is FAKE (default {DEFAULT_THRESHOLD:g})")
     p.add_argument("--max-upload-mb", type=float, default=None,
                    help="largest request body accepted, all files together (default 10)")
     p.add_argument("--max-files", type=int, default=None, help="files per request (default 32)")

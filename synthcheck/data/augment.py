@@ -52,14 +52,3 @@ def augment_batch(x: torch.Tensor, cfg: AugmentCfg, generator: torch.Generator |
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return x
-
-
-def normalize(x_uint8: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...],
-              dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 NHWC or NCHW batch -> normalised float NCHW (channels-last memory)."""
-    if x_uint8.shape[-1] == 3 and x_uint8.shape[1] != 3:
-        x_uint8 = x_uint8.permute(0, 3, 1, 2)
-    x = x_uint8.to(dtype).div_(255.0)
-    m = torch.tensor(mean, dtype=dtype, device=x.device)[None, :, None, None]
-    s = torch.tensor(std, dtype=dtype, device=x.device)[None, :, None, None]
-    return ((x - m) / s).contiguous(memory_format=torch.channels_last)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..data.augment import normalize
+from ..models.normalization import normalize
 from .greyscale import fit_greyscale_bias
 from .jpeg_trace import grid_residual
 from .knn import DEFAULT_KEEP, feature_score

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..detector_base import softmax_p_fake
+from ..inference.base import softmax_p_fake
 
 CELLS = ("TN", "FP", "FN", "TP")  # (true, predicted): REAL/REAL, REAL/FAKE, FAKE/REAL, FAKE/FAKE
 CELL_LABELS = {"TN": "real judged real", "FP": "real judged fake (false positive)",

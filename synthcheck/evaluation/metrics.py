@@ -12,9 +12,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..data.augment import normalize
+from ..bands import DEFAULT_THRESHOLD, decide
 from ..data.dataset import CLASS_NAMES
-from ..detector_base import softmax_p_fake
+from ..inference.base import softmax_p_fake
+from ..models.normalization import normalize
 
 
 @torch.inference_mode()
@@ -49,7 +50,8 @@ def expected_calibration_error(y_true: np.ndarray, p_fake: np.ndarray, n_bins: i
                                               num_classes=2, n_bins=n_bins, norm="l1"))
 
 
-def compute_metrics(y_true: np.ndarray, p_fake: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+def compute_metrics(y_true: np.ndarray, p_fake: np.ndarray,
+                    threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """Accuracy, precision, recall, F1 (FAKE, per class, macro), ROC-AUC, confusion matrix, ECE."""
     from sklearn import metrics as skm
 
@@ -99,10 +101,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
 
 
 def evaluate_detector(detector, split, train_split=None, csv_path: str | None = None,
-                      progress: bool = False) -> dict[str, Any]:
+                      progress: bool = False, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """Score a decoded split with a Detector; add the subset with no byte-identical twin in train.
 
-    Returns the metrics of :func:`compute_metrics` (at the detector's threshold), plus
+    Returns the metrics of :func:`compute_metrics` (at ``threshold``), plus
     ``no_train_twin`` when ``train_split`` is given, and writes per-image scores to ``csv_path``.
     """
     from ..data.dataset import twins_mask
@@ -110,14 +112,14 @@ def evaluate_detector(detector, split, train_split=None, csv_path: str | None = 
     logits = predict_logits(detector.model, split.images, detector.mean, detector.std, detector.device,
                             progress=progress)
     p = softmax_p_fake(logits, detector.temperature)
-    report = compute_metrics(split.labels, p, detector.threshold)
+    report = compute_metrics(split.labels, p, threshold)
     report["model"] = detector.describe()
     report["n_skipped"] = split.n_skipped
     twins = np.zeros(len(p), dtype=bool)
     if train_split is not None:
         twins = twins_mask(split, train_split)
         report["n_twins_of_train"] = int(twins.sum())
-        report["no_train_twin"] = compute_metrics(split.labels[~twins], p[~twins], detector.threshold)
+        report["no_train_twin"] = compute_metrics(split.labels[~twins], p[~twins], threshold)
     if csv_path:
         import csv
 
@@ -126,5 +128,5 @@ def evaluate_detector(detector, split, train_split=None, csv_path: str | None = 
             w.writerow(["path", "label", "p_fake", "verdict", "twin_in_train"])
             for path, label, pf, tw in zip(split.paths, split.labels, p, twins, strict=True):
                 w.writerow([path, CLASS_NAMES[label], f"{pf:.6f}",
-                            CLASS_NAMES[int(pf >= detector.threshold)], int(tw)])
+                            decide(pf, threshold), int(tw)])
     return report

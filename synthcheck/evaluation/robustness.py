@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from ..data import perturb as ra
-from ..detector_base import softmax_p_fake
+from ..inference.base import softmax_p_fake
 
 DEFAULT_EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
@@ -143,7 +143,7 @@ def evaluate_robustness(detector: Any, images: np.ndarray, labels: np.ndarray,
                         batch_size: int = 256, progress: Callable[[str], None] | None = None,
                         threshold: float | None = None) -> dict[str, Any]:
     """Accuracy and ROC-AUC under each perturbation, plus how many verdicts flip vs. clean
-    (raw calls at ``threshold``, by default the checkpoint's).
+    (raw calls at ``threshold``, by default :data:`synthcheck.bands.DEFAULT_THRESHOLD`).
 
     ``images``: uint8 N x S x S x 3 at the detector's input size; ``labels``: 0 REAL, 1 FAKE.
     """
@@ -154,9 +154,10 @@ def evaluate_robustness(detector: Any, images: np.ndarray, labels: np.ndarray,
         raise ValueError("need the same, non-zero number of images and labels")
     perturbations = list(perturbations) if perturbations is not None else default_perturbations()
     both = len(np.unique(labels)) == 2
+    from ..bands import DEFAULT_THRESHOLD
     from ..options import check_threshold
 
-    thr = check_threshold(detector.threshold if threshold is None else threshold)
+    thr = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
     rows = []
     clean_p = None
     for p in [CLEAN, *perturbations]:
@@ -216,12 +217,12 @@ def robustness_on_folder(detector: Any, data_dir: str | None, split: str = "test
 def verdict_stability(detector: Any, image: Any, perturbations: Sequence[Perturbation] | None = None,
                       seed: int = 0, threshold: float | None = None) -> dict[str, Any]:
     """How one image's p_fake moves under each perturbation (attacks push against its raw call
-    at ``threshold``, by default the checkpoint's)."""
-    from ..bands import decide
+    at ``threshold``, by default :data:`synthcheck.bands.DEFAULT_THRESHOLD`)."""
+    from ..bands import DEFAULT_THRESHOLD, decide
     from ..imageio import LoadedImage, load_image
     from ..options import check_threshold
 
-    thr = check_threshold(detector.threshold if threshold is None else threshold)
+    thr = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
     loaded = image if isinstance(image, LoadedImage) else load_image(image)
     arr = detector.to_array(loaded)[None]
     perturbations = list(perturbations) if perturbations is not None else default_perturbations()

@@ -30,8 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..detector_base import file_sha256
-from ..fsio import atomic_write_text
+from ..fsio import atomic_write_text, file_sha256
 from ..home import synthcheck_home
 from ..version import code_version
 

@@ -32,16 +32,17 @@ from .registry import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from ..inference import Detector, Verdict
+    from ..inference import Detector, Scores
 
-def explain(detector: Detector, image: Any, method: str = "gradcam", target: str | int = "predicted",
+def explain(detector: Detector, image: Any, method: str = "gradcam", *, target: str | int,
             seed: int = 0, **options: Any) -> Explanation:
-    """Explain one image with one method; same image + same seed gives the identical map."""
+    """Explain one image with one method towards ``target`` (the analysis's verdict, or a class
+    the caller names); same image + same seed gives the identical map."""
     return get_explainer(method, detector).explain(image, target=target, seed=seed, **options)
 
 
-def explain_batch(detector: Detector, images: Sequence[Any], method: str = "gradcam",
-                  target: str | int | Sequence[str | int] = "predicted", seed: int = 0,
+def explain_batch(detector: Detector, images: Sequence[Any], method: str = "gradcam", *,
+                  target: str | int | Sequence[str | int], seed: int = 0,
                   **options: Any) -> list[Explanation]:
     """Explain many images in one call (Grad-CAM/SHAP gradients batched on the model)."""
     return get_explainer(method, detector).explain_batch(images, target=target, seed=seed, **options)
@@ -52,7 +53,7 @@ class ExplainReport:
     """Several methods on one image, with faithfulness and agreement numbers."""
 
     image: np.ndarray  # uint8 H x W x 3 at the model's input size
-    verdict: Verdict
+    scores: Scores  # the model's scores of ``image`` (no verdict: that is the analysis's)
     target: str
     target_index: int
     explanations: dict[str, Explanation]
@@ -67,7 +68,7 @@ class ExplainReport:
         """JSON-friendly summary (maps left out; curves only when ``curves``)."""
         faith = {m: {k: (round(v, 6) if isinstance(v, float) else v) for k, v in f.items()
                      if curves or not isinstance(v, list)} for m, f in self.faithfulness.items()}
-        return {"verdict": self.verdict.verdict, "p_fake": round(self.verdict.p_fake, 6),
+        return {"p_fake": round(self.scores.p_fake, 6),
                 "target": self.target, "target_index": self.target_index, "seed": self.seed,
                 "explanations": {m: e.to_dict() for m, e in self.explanations.items()},
                 "faithfulness": faith, "agreement": _round(self.agreement), "sanity": self.sanity,
@@ -80,11 +81,12 @@ def _round(obj: Any, nd: int = 6) -> Any:
     return round(obj, nd) if isinstance(obj, float) else obj
 
 
-def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT_METHODS,
-                target: str | int = "predicted", seed: int = 0, with_metrics: bool = True,
-                options: Mapping[str, Mapping[str, Any]] | None = None, *, with_sanity: bool = False,
+def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT_METHODS, *,
+                target: str | int, seed: int = 0, with_metrics: bool = True,
+                options: Mapping[str, Mapping[str, Any]] | None = None, with_sanity: bool = False,
                 n_steps: int = 16, n_random: int = 3, baseline: str = "blur", topk: float = 0.1) -> ExplainReport:
-    """Run ``methods`` on one image for one target; add faithfulness/agreement (and sanity)."""
+    """Run ``methods`` on one image towards ``target`` (the analysis's verdict, or a class the
+    caller names); add faithfulness/agreement (and sanity)."""
     from .metrics import agreement, evaluate_faithfulness, model_randomisation_check
 
     t0 = time.perf_counter()
@@ -94,12 +96,12 @@ def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT
         raise ValueError("no explanation method given")
     options = {canonical_method(k): dict(v) for k, v in (options or {}).items()}
     arr = np.array(detector.to_array(as_loaded(image)))  # writable copy
+    t_idx = resolve_target(target)
     with detector.lock:
-        verdict = detector.predict_arrays(arr[None])[0]
-    t_idx = resolve_target(target, verdict.p_fake, detector.threshold)
+        scores = detector.predict_arrays(arr[None])[0]
     exps = {m: get_explainer(m, detector).explain_arrays(arr[None], target=t_idx, seed=seed,
                                                          **options.get(m, {}))[0] for m in names}
-    report = ExplainReport(arr, verdict, CLASS_NAMES[t_idx], t_idx, exps, seed=seed)
+    report = ExplainReport(arr, scores, CLASS_NAMES[t_idx], t_idx, exps, seed=seed)
     t1 = time.perf_counter()
     if with_metrics:
         maps = {m: e.map for m, e in exps.items()}

@@ -181,18 +181,20 @@ def model_guard(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def resolve_target(target: str | int, p_fake: float, threshold: float) -> int:
-    """'predicted' | 'FAKE' | 'REAL' | 0 | 1 -> class index (1 = FAKE)."""
+def resolve_target(target: str | int) -> int:
+    """'FAKE' | 'REAL' | 1 | 0 -> class index (1 = FAKE).
+
+    An explainer never decides which class to explain: the caller names it, usually the
+    analysis's verdict (``Analysis.verdict``), so a map always argues for the class the face
+    reports at the threshold it prints."""
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         if int(target) in (0, 1):
             return int(target)
     elif isinstance(target, str):
         t = target.strip().upper()
-        if t == "PREDICTED":
-            return int(p_fake >= threshold)
         if t in CLASS_NAMES:
             return CLASS_NAMES.index(t)
-    raise ValueError(f"target must be 'predicted', 'FAKE' or 'REAL', not {target!r}")
+    raise ValueError(f"target must be 'FAKE' or 'REAL' (the analysis's verdict), not {target!r}")
 
 
 class Explainer:
@@ -213,12 +215,12 @@ class Explainer:
         raise NotImplementedError
 
     # -- public API -----------------------------------------------------------------------
-    def explain(self, image: Any, target: str | int = "predicted", seed: int = 0,
+    def explain(self, image: Any, target: str | int, seed: int = 0,
                 **options: Any) -> Explanation:
         """Explain one image (anything :func:`load_image` accepts, or a LoadedImage)."""
         return self.explain_batch([image], target=target, seed=seed, **options)[0]
 
-    def explain_batch(self, images: Sequence[Any], target: str | int | Sequence[str | int] = "predicted",
+    def explain_batch(self, images: Sequence[Any], target: str | int | Sequence[str | int],
                       seed: int = 0, **options: Any) -> list[Explanation]:
         """Explain several images in one call; the model sees them in batches."""
         if not images:
@@ -226,7 +228,7 @@ class Explainer:
         arrays = np.stack([self.detector.to_array(as_loaded(im)) for im in images])
         return self.explain_arrays(arrays, target=target, seed=seed, **options)
 
-    def explain_arrays(self, arrays: np.ndarray, target: str | int | Sequence[str | int] = "predicted",
+    def explain_arrays(self, arrays: np.ndarray, target: str | int | Sequence[str | int],
                        seed: int = 0, **options: Any) -> list[Explanation]:
         """Explain uint8 N x S x S x 3 arrays already at the detector's input size."""
         for module in self.requires:  # one-off import cost is not the method's speed
@@ -243,13 +245,13 @@ class Explainer:
         targets_in = list(target) if isinstance(target, (list, tuple)) else [target] * n
         if len(targets_in) != n:
             raise ValueError(f"{len(targets_in)} targets for {n} images")
+        targets = [resolve_target(t) for t in targets_in]
         with det.lock, seeded(seed), model_guard(det.model), torch.inference_mode(False), \
                 torch.enable_grad():
             counter = _Counter(det.model, det.temperature)
             x = det.to_tensor(arrays)
             with torch.no_grad():
                 proba = counter.make("proba")(x).cpu().numpy()
-            targets = [resolve_target(t, float(p[1]), det.threshold) for t, p in zip(targets_in, proba, strict=True)]
             ctx = AttributionContext(det, arrays, x, targets, params, seed, counter)
             maps = np.asarray(self._attribute(ctx), dtype=np.float32)
         if maps.shape != arrays.shape[:3]:

@@ -34,8 +34,9 @@ from PIL import Image
 
 from .. import __version__
 from ..analysis import Analysis, AnalysisOptions, conclusion_label, iter_analyze, summarize
-from ..bands import DEFAULT_EDGES, band_label
+from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD, band_label
 from ..data.dataset import known_dataset
+from ..explain.metrics.verdicts import map_trust
 from ..explain.visual import map_picture, overlay
 from ..forensics import fit_size, forensic_views, upscale_nearest
 from ..metadata import read_exif
@@ -89,8 +90,9 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def model_section(detector: Any) -> dict[str, Any]:
-    """Identity, preprocessing, calibration and the checkpoint's recorded metrics."""
+def model_section(detector: Any, threshold: float) -> dict[str, Any]:
+    """Identity, preprocessing, calibration, the analysis's ``threshold`` and the checkpoint's
+    recorded metrics."""
     meta = detector.meta
     keys = ("n_images", "accuracy", "precision", "recall", "f1", "roc_auc", "ece", "confusion_matrix")
     metrics = {split: {k: m.get(k) for k in keys if k in m}
@@ -98,7 +100,7 @@ def model_section(detector: Any) -> dict[str, Any]:
     ident = detector.describe()
     return {"name": ident["name"], "checkpoint": ident["checkpoint"], "checkpoint_sha256": ident["sha256"],
             "input_size": detector.input_size, "temperature": round(detector.temperature, 6),
-            "threshold": detector.threshold, "class_names": list(detector.class_names),
+            "threshold": float(threshold), "class_names": list(detector.class_names),
             "code_version": meta.get("code_version"), "metrics": metrics,
             "data": {k: v for k, v in (meta.get("data") or {}).items() if k != "root"},
             "training": dict(meta.get("training") or {})}
@@ -116,15 +118,16 @@ def _training_data_sentence(meta: dict[str, Any]) -> str:
             "judged wrongly, and the score says nothing about how an image was edited.")
 
 
-def model_limits(detector: Any) -> list[str]:
-    """What the model can and cannot tell, in plain words, with the checkpoint's own numbers."""
+def model_limits(detector: Any, threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+    """What the model can and cannot tell, in plain words, with the checkpoint's own numbers and
+    the decision ``threshold`` in use."""
     s = detector.input_size
     test = (detector.meta.get("metrics") or {}).get("test") or {}
     limits = [
         f"The model looks at a {s}x{s}-pixel copy of each image. Larger images are shrunk first, "
         "so fine detail (and any trace that lives in it) is lost.",
         _training_data_sentence(detector.meta),
-        f"p_fake is a calibrated score, not a proof: at the {detector.threshold:g} threshold a fraction of real "
+        f"p_fake is a calibrated score, not a proof: at the {threshold:g} threshold a fraction of real "
         "images is called FAKE and of synthetic images REAL (see the error rates below).",
         "Re-compression, resizing, blurring, added noise and deliberate adversarial changes "
         "move the score; run `synthcheck robustness` to see by how much.",
@@ -194,6 +197,7 @@ def _explanations(rep: Any, model_input: np.ndarray) -> dict[str, Any]:
             "title": METHOD_TITLES.get(name, name), "signed": bool(ex.signed),
             "p_target": round(float(ex.p_target), 6), "params": summary["explanations"][name].get("params", {}),
             "model_evals": ex.model_evals, "faithfulness": summary["faithfulness"].get(name, {}),
+            "trust": map_trust(METHOD_TITLES.get(name, name), rep.faithfulness.get(name)),
             "overlay": display_png(overlay(model_input, ex.map)),
             "map": display_png(map_picture(ex.map, ex.signed)),
         }
@@ -228,7 +232,7 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
         a.loaded = None  # release the pixels as soon as the section is written
         if progress:
             progress(len(images))
-    model = model_section(detector)
+    model = model_section(detector, options.threshold)
     settings = {"seed": options.seed, "methods": methods, "ela_quality": int(ela_quality),
                 "explain_options": explain_options or {}, "threshold": options.threshold,
                 "band_edges": list(options.band_edges)}
@@ -238,7 +242,7 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
         "settings": settings,
         "software": software_versions(),
         "model": model,
-        "limits": model_limits(detector),
+        "limits": model_limits(detector, options.threshold),
         "summary": {**summarize(im["record"] if "record" in im else {"error": im["error"]}
                                 for im in images), "n_refused": len(refused)},
         "images": images,

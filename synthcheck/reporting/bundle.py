@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..detector_base import file_sha256
+from ..fsio import file_sha256
 from .html import render_html
 from .pdf import write_pdf
 from .signing import sign_report, write_signed_json

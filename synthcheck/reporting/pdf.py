@@ -438,6 +438,9 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
             rows.append((m.get("title", name), _fmt(f.get("deletion_auc")), _fmt(f.get("random_deletion_auc")),
                          _fmt(f.get("insertion_auc")), _fmt(f.get("random_insertion_auc"))))
         pdf.rows(rows, (40, 38, 26, 38, CONTENT_W - 142), header=True, size=7)
+        for m in methods.values():
+            if (m.get("trust") or {}).get("sentence"):
+                pdf.para(m["trust"]["sentence"], 8)
     fz = im.get("forensics") or {}
     if fz:
         pdf.heading("Classical forensic views", 10, keep_with=55)

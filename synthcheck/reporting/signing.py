@@ -36,8 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..detector_base import file_sha256
-from ..fsio import atomic_write_bytes
+from ..fsio import atomic_write_bytes, file_sha256
 from ..home import synthcheck_home
 
 ALGORITHM = "Ed25519"

@@ -140,7 +140,7 @@ def scan(sources: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     ``show_progress`` None shows the bar only on a terminal. Raises :class:`SourceError` or
     :class:`ResultsError` (one sentence) when a source or the results path is unusable.
     """
-    from ..detector_base import default_checkpoint
+    from ..inference.base import default_checkpoint
     from .engine_local import default_workers
     from .sources import count_items, iter_items
     from .writer import ResultsError, ResultStore

@@ -63,7 +63,7 @@ def default_workers() -> int:
 # imported once in the fork server, so each worker starts with them: pure Python on numpy and
 # Pillow (no module that starts threads at import: ONNX Runtime loads per worker, pyarrow only
 # in the parent)
-PRELOAD = ("synthcheck.analysis", "synthcheck.onnx_fast", "synthcheck.scan.writer")
+PRELOAD = ("synthcheck.analysis", "synthcheck.inference.onnx_backend", "synthcheck.scan.writer")
 
 
 def _context() -> mp.context.BaseContext:

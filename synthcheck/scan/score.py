@@ -51,12 +51,12 @@ def start_worker(spec: DetectorSpec) -> tuple[Any, Any]:
 def load_worker_detector(spec: DetectorSpec) -> Any:
     """The detector of ``spec``, with ``spec.threads`` intra-op threads."""
     if spec.backend in ("auto", "onnx") and spec.device == "cpu":
-        from ..detector_base import file_sha256
-        from ..onnx_fast import OnnxDetector, onnx_path_for
+        from ..fsio import file_sha256
+        from ..inference.onnx_backend import OnnxDetector, onnx_path_for
 
         onnx_file = onnx_path_for(spec.checkpoint)
         if onnx_file.is_file():
-            det = OnnxDetector(onnx_file, spec.checkpoint, spec.threshold, threads=spec.threads)
+            det = OnnxDetector(onnx_file, spec.checkpoint, threads=spec.threads)
             if det.checkpoint_sha256 == file_sha256(spec.checkpoint):
                 return det
         if spec.backend == "onnx":
@@ -67,7 +67,7 @@ def load_worker_detector(spec: DetectorSpec) -> Any:
     from ..inference import Detector
 
     torch.set_num_threads(spec.threads)
-    return Detector.from_checkpoint(spec.checkpoint, device=spec.device, threshold=spec.threshold)
+    return Detector.from_checkpoint(spec.checkpoint, device=spec.device)
 
 
 def analysis_options(spec: DetectorSpec) -> Any:

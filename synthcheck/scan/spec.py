@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..bands import DEFAULT_THRESHOLD
+
 BACKENDS = ("auto", "onnx", "torch")
 
 
@@ -19,6 +21,6 @@ class DetectorSpec:
     checkpoint: str
     backend: str = "auto"  # auto: the ONNX twin when it matches the checkpoint, else torch
     device: str = "cpu"
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     threads: int = 1  # intra-op threads per worker: the workers are the parallelism
     options: dict[str, Any] = field(default_factory=dict)  # AnalysisOptions fields

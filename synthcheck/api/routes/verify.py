@@ -28,7 +28,7 @@ async def verify(
     settings: SettingsDep,
     explain: Annotated[str | None, Query(description="add an explanation map, e.g. gradcam")] = None,
     threshold: Annotated[float | None, Query(description="p_fake at or above which the raw verdict is FAKE "
-                                                         "(default: the checkpoint's)")] = None,
+                                                         "(default: the server's threshold setting)")] = None,
     band_low: Annotated[float | None, Query(description="lower band edge (default 0.2)")] = None,
     band_high: Annotated[float | None, Query(description="upper band edge (default 0.8)")] = None,
     tiles: Annotated[bool, Query(description="also score native-resolution patches")] = False,
@@ -39,7 +39,7 @@ async def verify(
     200 when at least one file was analysed; 422 (with the per-file ``results``) when none was.
     """
     options = service.analysis_options(threshold=threshold, band_low=band_low, band_high=band_high,
-                                       tiles=tiles)
+                                       tiles=tiles, settings=settings)
     results = await service.verify(files=files, explain=explain, settings=settings,
                                    detector=detector, batcher=batcher, state=request.state,
                                    options=options)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ...detector_base import softmax_p_fake
+from ...inference.base import softmax_p_fake
 
 if TYPE_CHECKING:
     from ...inference import Detector

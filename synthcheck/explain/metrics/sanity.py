@@ -18,6 +18,8 @@ import torch.nn as nn
 
 from .agreement import spearman
 
+MAX_SIMILARITY = 0.5  # rank similarity of real vs randomised maps at or above which a map "did not change"
+
 if TYPE_CHECKING:
     from ...inference import Detector
     from ..base import Explainer, Explanation
@@ -62,16 +64,19 @@ def randomised_detector(detector: Detector, layers: list[str], seed: int = 0) ->
                 raise ValueError(f"layer {name!r} cannot be re-initialised")
             module.reset_parameters()
     ckpt = {**detector.meta, "cam_layer": detector.cam_layer, "temperature": detector.temperature}
-    return Detector(model, ckpt, path=detector.path, device=detector.device, threshold=detector.threshold)
+    return Detector(model, ckpt, path=detector.path, device=detector.device)
 
 
 def model_randomisation_check(detector: Detector, image: Any, method: str | type[Explainer] = "gradcam", *,
-                              n_layers: int = 2, layers: list[str] | None = None, threshold: float = 0.5,
-                              seed: int = 0, target: str | int = "predicted",
+                              n_layers: int = 2, layers: list[str] | None = None,
+                              threshold: float = MAX_SIMILARITY, seed: int = 0,
+                              target: str | int | None = None,
                               explanation: Explanation | None = None, **options: Any) -> SanityResult:
     """Explain ``image`` with the real and a randomised model; ``passed`` if the maps differ.
 
-    ``explanation`` (the map from the real model) is reused when given; otherwise computed.
+    ``explanation`` (the map from the real model) is reused when given; otherwise computed
+    towards ``target`` (a class, required then). ``threshold`` is the largest rank similarity of
+    the two maps that still counts as "changed".
     """
     from ..base import as_loaded
     from ..registry import get_explainer
@@ -79,6 +84,8 @@ def model_randomisation_check(detector: Detector, image: Any, method: str | type
     arr = image if isinstance(image, np.ndarray) and image.shape == (detector.input_size,) * 2 + (3,) \
         else detector.to_array(as_loaded(image))
     if explanation is None:
+        if target is None:
+            raise ValueError("model_randomisation_check needs a target class or an explanation")
         explanation = get_explainer(method, detector).explain_arrays(arr[None], target=target, seed=seed,
                                                                      **options)[0]
     layers = layers or last_layers(detector.model, n_layers)

@@ -12,11 +12,12 @@ from typing import Any
 MARGIN = 0.01  # AUC differences smaller than this count as level with random
 CALLS = {
     "beats_random": "beats random",
+    "partial": "better than random on one test only",
     "level": "no better than random",
     "mixed": "worse than random on one test",
     "worse_than_random": "worse than random",
 }
-CALL_COLOURS = {"beats_random": "green", "level": "orange", "mixed": "red",
+CALL_COLOURS = {"beats_random": "green", "partial": "orange", "level": "orange", "mixed": "red",
                 "worse_than_random": "red"}
 UNTRUSTED = "this map should not be trusted for this image"
 
@@ -28,16 +29,20 @@ def gains(f: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def faithfulness_call(f: Mapping[str, Any] | None) -> str | None:
-    """``beats_random``, ``level``, ``mixed`` or ``worse_than_random`` (None without figures).
+    """``beats_random``, ``partial``, ``level``, ``mixed`` or ``worse_than_random`` (None
+    without figures).
 
-    Beats random: better on one curve by more than :data:`MARGIN` and not worse on the other;
-    worse than random: the reverse; mixed: better on one, worse on the other.
+    Beats random: better than random by more than :data:`MARGIN` on BOTH deletion and insertion;
+    partial: better by the margin on one and level on the other; worse than random: worse on one
+    and not better on the other; mixed: better on one, worse on the other.
     """
     if not f or "deletion_auc" not in f:
         return None
     lo, hi = sorted(gains(f))
-    if hi > MARGIN and lo >= -MARGIN:
+    if lo > MARGIN:
         return "beats_random"
+    if hi > MARGIN and lo >= -MARGIN:
+        return "partial"
     if lo < -MARGIN and hi <= MARGIN:
         return "worse_than_random"
     if hi <= MARGIN and lo >= -MARGIN:
@@ -79,6 +84,10 @@ def faithfulness_sentence(method: str, f: Mapping[str, Any] | None) -> str:
         return f"{method} is worse than random: {UNTRUSTED}. {detail[0].upper()}{detail[1:]}."
     if call == "level":
         return (f"{method} is no better than random, so it says little about this image: "
+                f"{detail}.")
+    if call == "partial":
+        better = "deletion" if d_gain > i_gain else "insertion"
+        return (f"{method} beats random on {better} only, so read it with care: "
                 f"{detail}.")
     worse = "deletion" if d_gain < i_gain else "insertion"
     return (f"{method} is worse than random on {worse} and better on the other test: a map that "
@@ -132,3 +141,12 @@ def agreement_sentence(agreement: Mapping[str, Any] | None) -> str:
     if rho and max(rho) < 0.3:
         parts.append("No single map is the explanation; trust the ones that beat random.")
     return " ".join(parts)
+
+
+def map_trust(method: str, f: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What every face shows beside a map: the call, its colour and the one sentence (the same
+    words on the Analyze, Cases and Explain pages, the API, the CLI and the HTML/PDF reports)."""
+    call = faithfulness_call(f)
+    return {"call": call, "call_label": CALLS.get(call or "", "not measured"),
+            "colour": CALL_COLOURS.get(call or "", "gray"),
+            "sentence": faithfulness_sentence(method, f)}

@@ -22,18 +22,21 @@ what its analysis needs, so the full pixels live only while their thread works o
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from .domain.inputs import analysis_copy
-from .imageio import (
+from ..domain.inputs import analysis_copy
+from ..imageio import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     ImageError,
@@ -342,8 +345,7 @@ def decode_for_analysis(data: bytes, name: str, max_pixels: int, max_bytes: int,
     ``BaseDetector.to_array`` does), for a worker *process*: the full pixels never reach the
     caller, and the worker hands their memory back at once. ``raw`` is left out (the caller has
     the bytes)."""
-    from .imageio import to_model_array
-    from .memory import release_memory
+    from ..imageio import to_model_array
 
     loaded = load_image(data, name=name, max_pixels=max_pixels, max_bytes=max_bytes)
     view = to_model_array(loaded.image, input_size)
@@ -351,3 +353,26 @@ def decode_for_analysis(data: bytes, name: str, max_pixels: int, max_bytes: int,
     del loaded
     release_memory()
     return small, view
+
+
+# glibc keeps the memory of freed large blocks in its arenas (it raises its mmap threshold after
+# the first big free), so a server that decoded a few 40 Mpx uploads stayed gigabytes large.
+# ``malloc_trim(0)`` returns the free pages of every arena (about a millisecond); it is called only
+# after heavy decodes, in the worker that decoded. Elsewhere (musl, macOS, Windows) it does nothing.
+@cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def release_memory() -> bool:
+    """Return the allocator's free pages to the system; True where that is possible (glibc)."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .detector_base import BaseDetector, default_checkpoint, file_sha256
-from .fsio import atomic_path
-from .model_meta import all_finite, check_meta
+from ..checkpoint import all_finite, check_meta
+from ..fsio import atomic_path, file_sha256
+from .base import BaseDetector, default_checkpoint
 
 META_KEY = "synthcheck"
 
@@ -33,8 +33,8 @@ def export_onnx(checkpoint: str | os.PathLike, out: str | os.PathLike | None = N
     import onnx
     import torch
 
-    from .checkpoint import load_checkpoint, model_from_checkpoint
-    from .domain.features import PENULTIMATE, FeatureTap
+    from ..checkpoint import load_checkpoint, model_from_checkpoint
+    from ..domain.features import PENULTIMATE, FeatureTap
 
     class LogitsAndFeatures(torch.nn.Module):
         """Both outputs in one graph: logits and the features the domain check reads."""
@@ -96,10 +96,10 @@ def decode_domain(meta: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class OnnxDetector(BaseDetector):
-    """Same verdicts as :class:`synthcheck.inference.Detector`, computed by ONNX Runtime."""
+    """Same scores as :class:`synthcheck.inference.Detector`, computed by ONNX Runtime."""
 
     def __init__(self, onnx_file: str | os.PathLike, checkpoint: str | os.PathLike,
-                 threshold: float = 0.5, threads: int | None = None) -> None:
+                 threads: int | None = None) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -119,27 +119,25 @@ class OnnxDetector(BaseDetector):
         self.std = tuple(meta["std"])
         self.temperature = float(meta["temperature"])
         self.class_names = list(meta["class_names"])
-        self.threshold = float(threshold)
         self.path = str(checkpoint)
         self._sha256 = meta["source_sha256"]
         self.feature_domain = decode_domain(meta.get("feature_domain"))
         if self.feature_domain and not all_finite(self.feature_domain):
-            from .errors import CheckpointError
+            from ..errors import CheckpointError
 
             raise CheckpointError(f"{onnx_file}: the fitted domain check holds values that are "
                                   "not finite numbers; refused.")
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     @classmethod
-    def for_checkpoint(cls, checkpoint: str | os.PathLike | None = None,
-                       threshold: float = 0.5) -> OnnxDetector | None:
+    def for_checkpoint(cls, checkpoint: str | os.PathLike | None = None) -> OnnxDetector | None:
         """The ONNX twin of ``checkpoint`` if one exists and was exported from this exact file."""
         checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
         onnx_file = onnx_path_for(checkpoint)
         if not (onnx_file.is_file() and checkpoint.is_file()):
             return None
         try:
-            det = cls(onnx_file, checkpoint, threshold)
+            det = cls(onnx_file, checkpoint)
         except Exception:  # unreadable or foreign ONNX file: the torch path decides
             return None
         return det if det._sha256 == file_sha256(checkpoint) else None

@@ -1,12 +1,13 @@
-"""What every detector backend shares: verdicts from logits, batching of inputs, errors per input.
+"""What every detector backend shares: scores from logits, batching of inputs, errors per input.
 
-Torch-free on purpose: the ONNX Runtime fast path (:mod:`synthcheck.onnx_fast`) and the torch
-:class:`synthcheck.inference.Detector` both build on it, so both give the same verdicts.
+A detector SCORES (logits, calibrated and raw ``p_fake``, the domain check's two distances); it
+never decides FAKE or REAL and holds no threshold: :mod:`synthcheck.analysis` does that, once.
+Torch-free on purpose: the ONNX Runtime backend (:mod:`synthcheck.inference.onnx_backend`) and
+the torch :class:`synthcheck.inference.Detector` both build on it, so both give the same scores.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -15,17 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from .decoding import DECODE_TIMEOUT_S, load_with_timeout
-from .domain.model import DomainModel, domain_model_of
-from .imageio import (
+from ..domain.model import DomainModel, domain_model_of
+from ..fsio import file_sha256
+from ..imageio import (
     ImageError,
     ImageSource,
     LoadedImage,
     load_image,
     to_model_array,
 )
+from ..models.normalization import normalize_array
+from .decoding import DECODE_TIMEOUT_S, load_with_timeout
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_CHECKPOINT_NAME = "synthcheck-default.pt"
 
 
@@ -35,19 +38,10 @@ def default_checkpoint() -> Path:
     return Path(env) if env else REPO_MODELS / DEFAULT_CHECKPOINT_NAME
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass
-class Verdict:
-    """One image's result; ``p_fake`` is the model's probability that the image is synthetic."""
+class Scores:
+    """One image's scores; ``p_fake`` is the model's probability that the image is synthetic."""
 
-    verdict: str  # "REAL" | "FAKE" at the detector's threshold
     p_fake: float  # temperature-calibrated probability of FAKE
     p_fake_raw: float  # before temperature scaling
     logits: tuple[float, float]
@@ -76,7 +70,6 @@ class BaseDetector:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     temperature: float
-    threshold: float
     path: str | None
     feature_domain: dict[str, Any] | None = None  # fitted domain check, if the checkpoint has one
     _sha256: str | None = None
@@ -113,14 +106,11 @@ class BaseDetector:
 
     def normalize_array(self, arrays: np.ndarray) -> np.ndarray:
         """uint8 (N, S, S, 3) -> float32 (N, 3, S, S) normalised with the checkpoint's mean/std."""
-        x = np.asarray(arrays, dtype=np.float32).transpose(0, 3, 1, 2) / 255.0
-        mean = np.asarray(self.mean, np.float32)[None, :, None, None]
-        std = np.asarray(self.std, np.float32)[None, :, None, None]
-        return np.ascontiguousarray((x - mean) / std)
+        return normalize_array(arrays, self.mean, self.std)
 
     def predict_arrays(self, arrays: np.ndarray,
-                       sizes: Sequence[tuple[int, int]] | None = None) -> list[Verdict]:
-        """Verdicts for uint8 (N, S, S, 3) model inputs, with the domain model's two scores."""
+                       sizes: Sequence[tuple[int, int]] | None = None) -> list[Scores]:
+        """Scores for uint8 (N, S, S, 3) model inputs, with the domain model's two distances."""
         if self.feature_domain:
             logits, feats = self.logits_and_features(arrays)
         else:
@@ -129,12 +119,11 @@ class BaseDetector:
         p_raw = softmax_p_fake(logits)
         p_cal = softmax_p_fake(logits, self.temperature)
         sizes = sizes or [(self.input_size, self.input_size)] * len(arrays)
-        return [Verdict("FAKE" if p >= self.threshold else "REAL", float(p), float(pr),
-                        (float(l0), float(l1)), w, h, d, r)
+        return [Scores(float(p), float(pr), (float(l0), float(l1)), w, h, d, r)
                 for p, pr, (l0, l1), (w, h), d, r in zip(p_cal, p_raw, logits, sizes, dist, residual, strict=True)]
 
-    def predict(self, images: Iterable[ImageSource | LoadedImage]) -> list[Verdict]:
-        """Verdicts for images of any PIL-readable kind; raises :class:`ImageError` on bad input.
+    def predict(self, images: Iterable[ImageSource | LoadedImage]) -> list[Scores]:
+        """Scores for images of any PIL-readable kind; raises :class:`ImageError` on bad input.
 
         Use :meth:`predict_many` to get per-input errors instead of an exception.
         """
@@ -145,8 +134,8 @@ class BaseDetector:
         return self.predict_arrays(arrays, [(im.width, im.height) for im in loaded])
 
     def predict_many(self, sources: Sequence[ImageSource], timeout_s: float | None = None
-                     ) -> list[tuple[LoadedImage | None, Verdict | None, str | None]]:
-        """(loaded, verdict, error) for each input; bad or slow inputs never stop the others.
+                     ) -> list[tuple[LoadedImage | None, Scores | None, str | None]]:
+        """(loaded, scores, error) for each input; bad or slow inputs never stop the others.
 
         Each input gets ``timeout_s`` seconds to open (default ``$SYNTHCHECK_DECODE_TIMEOUT``
         or 30 s); past that it is reported as an error and the next input is processed.
@@ -162,6 +151,6 @@ class BaseDetector:
                 loaded.append(None)
                 errors.append(str(exc))
         good = [im for im in loaded if im is not None]
-        verdicts = iter(self.predict(good)) if good else iter(())
-        return [(im, next(verdicts) if im is not None else None, err)
+        scores = iter(self.predict(good)) if good else iter(())
+        return [(im, next(scores) if im is not None else None, err)
                 for im, err in zip(loaded, errors, strict=True)]

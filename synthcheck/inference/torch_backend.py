@@ -1,9 +1,9 @@
-"""The Detector: a checkpoint plus its own preprocessing, turning images into verdicts.
+"""The Detector: a checkpoint plus its own preprocessing, turning images into scores.
 
 It is the object the faces (CLI, dashboard, API) hold. Preprocessing comes from the checkpoint
 (input size, mean/std, temperature), never from the caller. ``synthcheck predict`` on CPU uses
-the torch-free twin in :mod:`synthcheck.onnx_fast` when an exported ``.onnx`` sits beside the
-checkpoint; both share :class:`synthcheck.detector_base.BaseDetector`, so verdicts agree.
+the torch-free :mod:`synthcheck.inference.onnx_backend` when an exported ``.onnx`` sits beside
+the checkpoint; both share :class:`synthcheck.inference.base.BaseDetector`, so scores agree.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checkpoint import load_checkpoint, model_from_checkpoint
-from .data.augment import normalize
-from .detector_base import BaseDetector, Verdict, default_checkpoint
+from ..checkpoint import load_checkpoint, model_from_checkpoint
+from ..models.normalization import normalize
+from .base import BaseDetector, Scores, default_checkpoint
 
-__all__ = ["Detector", "Verdict", "default_checkpoint"]
+__all__ = ["Detector", "Scores", "default_checkpoint"]
 
 
 class Detector(BaseDetector):
     """A loaded checkpoint in eval mode. Thread-safe for concurrent ``predict`` calls."""
 
     def __init__(self, model: nn.Module, ckpt: dict[str, Any], *, path: str | None = None,
-                 device: str | torch.device = "cpu", threshold: float = 0.5) -> None:
+                 device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
         self.meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "scheduler")}
@@ -38,7 +38,6 @@ class Detector(BaseDetector):
         self.std = tuple(float(v) for v in ckpt["std"])
         self.class_names = list(ckpt["class_names"])
         self.temperature = float(ckpt.get("temperature", 1.0))
-        self.threshold = float(threshold)
         self.model_name = ckpt["model_name"]
         self.cam_layer = ckpt.get("cam_layer") or self.model.synthcheck_cfg.cam_layer
         self.lock = threading.RLock()  # explainers add hooks to the shared model under this
@@ -49,13 +48,12 @@ class Detector(BaseDetector):
                                if dom else None)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu",
-                        threshold: float = 0.5) -> Detector:
+    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu") -> Detector:
         """Load ``path`` (default: the shipped model) with ``weights_only=True``."""
         path = Path(path) if path else default_checkpoint()
         ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt, str(path))
-        return cls(model, ckpt, path=str(path), device=device, threshold=threshold)
+        return cls(model, ckpt, path=str(path), device=device)
 
     def to_tensor(self, arrays: np.ndarray) -> torch.Tensor:
         """uint8 (N, S, S, 3) -> normalised float tensor on the detector's device."""
@@ -63,7 +61,7 @@ class Detector(BaseDetector):
 
     def logits_and_features(self, arrays: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits and the domain check's features in one pass (a hook on the layer it reads)."""
-        from .domain.features import PENULTIMATE, last_linear, logits_and_features
+        from ..domain.features import PENULTIMATE, last_linear, logits_and_features
 
         if self._classifier is None:
             self._classifier = last_linear(self.model)
