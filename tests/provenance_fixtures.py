@@ -172,14 +172,16 @@ def comfyui_png() -> bytes:
 
 
 def jpeg_with_exif(fields: dict[int, str | bytes], sub: dict[int, str | bytes] | None = None,
-                   seed: int = 2) -> bytes:
-    """A JPEG with the given 0th-IFD EXIF tags (and Exif sub-IFD tags)."""
+                   seed: int = 2, gps: dict[int, object] | None = None) -> bytes:
+    """A JPEG with the given 0th-IFD EXIF tags (and Exif and GPS sub-IFD tags)."""
     exif = Image.Exif()
     for tag, value in fields.items():
         exif[tag] = value
     if sub:
         ifd = exif.get_ifd(0x8769)
         ifd.update(sub)
+    if gps:
+        exif.get_ifd(0x8825).update(gps)
     return encode(pixels(seed), "JPEG", exif=exif.tobytes())
 
 
