@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_shared
+from synthcheck.config import c2pa_trust_anchors
 from synthcheck.data.dataset import known_dataset
 from synthcheck.reporting.build import model_limits
 
@@ -21,6 +22,9 @@ c4.metric("Code version", str(meta.get("code_version", "?")))
 st.markdown(f"**Checkpoint** `{det.path}`  \n**SHA-256** `{ident.get('sha256')}`  \n"
             f"**Classes** {det.class_names} · **mean** {list(det.mean)} · **std** {list(det.std)} · "
             f"**Grad-CAM layer** `{det.cam_layer}`")
+anchors = c2pa_trust_anchors()
+st.markdown(f"**C2PA trust list** `{anchors}`" if anchors else "**C2PA trust list** not configured "
+            "(set SYNTHCHECK_C2PA_TRUST_ANCHORS; see docs/provenance-trust.md)")
 
 st.header("Metrics")
 metrics = meta.get("metrics") or {}

@@ -3,12 +3,16 @@
 ``add_arguments`` turns the fields into CLI flags, ``load_config`` reads a YAML file whose keys
 must be fields of the right type, and CLI flags override the file. The resolved config is
 saved next to every run (``config.yaml``) and inside its checkpoints.
+
+Runtime settings read from the environment sit at the end (:func:`c2pa_trust_anchors`), so the
+faces can show what is configured.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -139,3 +143,13 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
     import yaml
 
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+C2PA_TRUST_ANCHORS_ENV = "SYNTHCHECK_C2PA_TRUST_ANCHORS"
+
+
+def c2pa_trust_anchors() -> Path | None:
+    """The PEM bundle of C2PA trust anchors named by ``$SYNTHCHECK_C2PA_TRUST_ANCHORS``, or None
+    when unset: signers that chain to one of them read as trusted (docs/provenance-trust.md)."""
+    raw = os.environ.get(C2PA_TRUST_ANCHORS_ENV, "").strip()
+    return Path(raw).expanduser() if raw else None

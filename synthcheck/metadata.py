@@ -10,6 +10,7 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +122,56 @@ def _read_exif(source: bytes | bytearray | str | os.PathLike | Image.Image) -> d
     return out
 
 
+def _gps_ref(value: Any, allowed: str) -> str | None:
+    """A GPS reference ('N'/'S' or 'E'/'W', str or bytes, NUL-padded) or None when not one."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    text = value.replace("\x00", "").strip().upper() if isinstance(value, str) else ""
+    return text if len(text) == 1 and text in allowed else None
+
+
+def _gps_degrees(value: Any, limit: float) -> float | None:
+    """Degrees from an EXIF (degrees, minutes, seconds) triple, or None when it is void: not three
+    finite non-negative numbers (a 0/0 rational reads NaN, or None once made JSON-friendly),
+    minutes or seconds of 60 or more, or beyond ``limit``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        return None
+    try:
+        parts = [float(v) for v in value]
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    if not all(math.isfinite(v) and v >= 0 for v in parts) or parts[1] >= 60 or parts[2] >= 60:
+        return None
+    degrees = parts[0] + parts[1] / 60 + parts[2] / 3600
+    return degrees if degrees <= limit else None
+
+
+def gps_position(gps: Mapping[Any, Any] | None) -> tuple[float, float] | None:
+    """(latitude, longitude) in signed decimal degrees, or None when the GPS block holds no
+    position: latitude and longitude must both be valid rationals with N/S and E/W references.
+
+    The one rule for "has a GPS position", shared by the EXIF display (:func:`summary`) and the
+    provenance signals. Takes the GPS IFD keyed by tag number (Pillow, values ``IFDRational``) or
+    by tag name (:func:`read_exif`'s ``"GPS"`` dict), because a GPS block with only
+    GPSVersionID, or the void 0/0 coordinates some cameras write, is not a location.
+    """
+    if not isinstance(gps, Mapping):
+        return None
+    def get(tag: int) -> Any:
+        return gps.get(tag, gps.get(ExifTags.GPSTAGS[tag]))
+    lat_ref, lon_ref = _gps_ref(get(1), "NS"), _gps_ref(get(3), "EW")
+    lat, lon = _gps_degrees(get(2), 90.0), _gps_degrees(get(4), 180.0)
+    if lat_ref is None or lon_ref is None or lat is None or lon is None:
+        return None
+    return (-lat if lat_ref == "S" else lat), (-lon if lon_ref == "W" else lon)
+
+
 def summary(exif: dict[str, Any]) -> dict[str, Any]:
-    """The few fields an investigator looks at first (camera, software, time, GPS present)."""
+    """The few fields an investigator looks at first (camera, software, time, GPS present only
+    when the GPS block holds a position)."""
     keys = ("Make", "Model", "Software", "DateTimeOriginal", "DateTime", "Artist",
             "ImageDescription", "LensModel")
     out = {k: exif[k] for k in keys if exif.get(k) not in (None, "")}
-    if exif.get("GPS"):
+    if gps_position(exif.get("GPS")) is not None:
         out["GPS"] = "present"
     return out

@@ -96,11 +96,22 @@ def make_test_signer() -> tuple[bytes, bytes]:
     return chain, key_pem
 
 
-def c2pa_signed_jpeg(source_type: str = "trainedAlgorithmicMedia", seed: int = 0) -> bytes:
-    """A JPEG signed with a ``c2pa.actions`` assertion carrying ``source_type`` (no thumbnail)."""
+def root_ca_pem(chain: bytes) -> bytes:
+    """The CA certificate (last in the chain) of a :func:`make_test_signer` chain, as PEM: the
+    trust anchor a reader needs to call that signer trusted."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return x509.load_pem_x509_certificates(chain)[-1].public_bytes(serialization.Encoding.PEM)
+
+
+def c2pa_signed_jpeg(source_type: str = "trainedAlgorithmicMedia", seed: int = 0,
+                     signer: tuple[bytes, bytes] | None = None) -> bytes:
+    """A JPEG signed with a ``c2pa.actions`` assertion carrying ``source_type`` (no thumbnail),
+    by ``signer`` (chain, key) or a fresh :func:`make_test_signer`."""
     import c2pa
 
-    chain, key_pem = make_test_signer()
+    chain, key_pem = signer or make_test_signer()
     manifest = {
         "claim_generator_info": [{"name": "SynthCheck test fixture", "version": "1.0"}],
         "title": "fixture.jpg", "format": "image/jpeg",
@@ -172,14 +183,16 @@ def comfyui_png() -> bytes:
 
 
 def jpeg_with_exif(fields: dict[int, str | bytes], sub: dict[int, str | bytes] | None = None,
-                   seed: int = 2) -> bytes:
-    """A JPEG with the given 0th-IFD EXIF tags (and Exif sub-IFD tags)."""
+                   seed: int = 2, gps: dict[int, object] | None = None) -> bytes:
+    """A JPEG with the given 0th-IFD EXIF tags (and Exif and GPS sub-IFD tags)."""
     exif = Image.Exif()
     for tag, value in fields.items():
         exif[tag] = value
     if sub:
         ifd = exif.get_ifd(0x8769)
         ifd.update(sub)
+    if gps:
+        exif.get_ifd(0x8825).update(gps)
     return encode(pixels(seed), "JPEG", exif=exif.tobytes())
 
 

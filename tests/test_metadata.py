@@ -3,9 +3,13 @@
 import io
 import json
 
+import pytest
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 
-from synthcheck.metadata import read_exif, summary
+from synthcheck.metadata import gps_position, read_exif, summary
+from synthcheck.provenance import read_provenance
+from tests import provenance_fixtures as F
 
 
 def _jpeg_with_exif() -> bytes:
@@ -21,6 +25,8 @@ def _jpeg_with_exif() -> bytes:
     gps = exif.get_ifd(0x8825)
     gps[1] = "N"
     gps[2] = (52.0, 31.0, 12.5)
+    gps[3] = "E"
+    gps[4] = (13.0, 24.0, 0.0)
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif)
     return buf.getvalue()
@@ -82,3 +88,29 @@ def test_value_conversion() -> None:
     assert _jsonable(float("nan")) is None
     assert _jsonable(b"abc\x00") == "abc"
     assert _jsonable((1, (2, b"\xff"))) == [1, [2, "<1 bytes: ff>"]]
+
+
+VOID = IFDRational(0, 0)  # the 0/0 rational some cameras (Leica T) write when they have no fix
+CAMERA = {0x010F: "Leica Camera AG", 0x0110: "LEICA T (Typ 701)"}
+SYDNEY = {1: "S", 2: (33.0, 51.0, 54.0), 3: "E", 4: (151.0, 12.0, 36.0)}
+
+
+@pytest.mark.parametrize(("gps", "position"), [
+    ({0: b"\x02\x02\x00\x00"}, None),  # a GPS block with only GPSVersionID
+    ({0: b"\x02\x02\x00\x00", 1: "N", 2: (VOID,) * 3, 3: "E", 4: (VOID,) * 3}, None),
+    ({2: SYDNEY[2], 4: SYDNEY[4]}, None),  # coordinates without N/S and E/W references
+    ({**SYDNEY, 3: "X"}, None),
+    ({**SYDNEY, 2: (95.0, 0.0, 0.0)}, None),  # beyond the pole
+    ({1: "S", 2: SYDNEY[2]}, None),  # latitude only
+    (SYDNEY, (-33.865, 151.21)),
+])
+def test_gps_is_shown_only_for_a_position(gps: dict, position: tuple | None) -> None:
+    data = F.jpeg_with_exif(CAMERA, gps=gps)
+    exif = read_exif(data)
+    assert "GPS" in exif  # the block itself is still listed in full
+    assert ("GPS" in summary(exif)) is (position is not None)
+    raw = gps_position(Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825))
+    assert raw == pytest.approx(position) if position else raw is None
+    assert gps_position(exif["GPS"]) == raw  # the same rule on the display reader's names
+    camera = next(s for s in read_provenance(data).signals if s["field"] == "Make/Model")
+    assert ("GPSPosition" in camera["meaning"]) is (position is not None)

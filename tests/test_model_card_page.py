@@ -26,6 +26,7 @@ def own_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     atomic_torch_save(ckpt, path)
     monkeypatch.setenv("SYNTHCHECK_CHECKPOINT", str(path))
     monkeypatch.setenv("SYNTHCHECK_DASHBOARD_WARMUP", "0")
+    monkeypatch.delenv("SYNTHCHECK_C2PA_TRUST_ANCHORS", raising=False)
     return path
 
 
@@ -46,3 +47,4 @@ def test_model_card_renders_the_checkpoints_own_limits(own_checkpoint: Path) -> 
     assert "1,234 training images" in text and "10.0% of real images FAKE" in text
     assert "CIFAKE" not in text and "Stable Diffusion 1.4" not in text  # not what this one saw
     assert "not named in this checkpoint" in text
+    assert "**C2PA trust list** not configured" in text

@@ -1,5 +1,12 @@
 """C2PA signals: the active Content Credentials manifest read with ``c2pa-python`` (declared
 source type, claim generator, signer trust, validation, actions); never fetches anything remote.
+
+The manifest's state comes from the validator, not from matching strings: c2pa's
+``validation_state`` and the active manifest's failure codes give one of ``trusted`` (valid and
+the signer chains to a configured trust anchor), ``untrusted`` (valid, but the signer is on no
+trust list SynthCheck was given) or ``invalid`` (the file was changed after signing or the
+manifest is damaged). Trust anchors come from ``$SYNTHCHECK_C2PA_TRUST_ANCHORS``
+(:func:`synthcheck.config.c2pa_trust_anchors`); see docs/provenance-trust.md.
 """
 
 from __future__ import annotations
@@ -7,26 +14,116 @@ from __future__ import annotations
 import io
 import json
 import threading
+from dataclasses import dataclass
 from typing import Any
 
+from ..config import c2pa_trust_anchors
 from .known import DIGITAL_SOURCE_TYPES, GEN_RE, match_tool, source_type_code
 from .signal import cap, make_signal
 
 # ``import c2pa`` below is absolute, so it loads the c2pa-python library, not this module.
-_C2PA_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-_c2pa_ctx: Any = None
+_VERIFY = {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": True}
+MAX_ANCHORS_BYTES = 16 << 20  # a trust-anchor bundle over this size is refused
+_contexts: dict[str | None, Any] = {}  # one c2pa Context per trust-anchor PEM (None: no list)
 _c2pa_lock = threading.Lock()
 
 
-def _c2pa_context() -> Any:
-    """One shared c2pa Context that never fetches remote manifests or OCSP responses."""
-    global _c2pa_ctx
+def _read_anchors() -> tuple[str | None, str | None]:
+    """(PEM text of the configured trust anchors or None, a sentence on why they are not used).
+
+    The bundle is parsed with ``cryptography`` first because c2pa silently skips a malformed
+    certificate inside a PEM block, which would leave an investigator believing a list is used.
+    """
+    path = c2pa_trust_anchors()
+    if path is None:
+        return None, None
+    from cryptography import x509
+
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_ANCHORS_BYTES + 1)
+    except OSError as exc:
+        return None, _unusable((exc.strerror or type(exc).__name__).lower())
+    if len(raw) > MAX_ANCHORS_BYTES:
+        why = f"it is over {MAX_ANCHORS_BYTES >> 20} MB"
+    else:
+        try:
+            x509.load_pem_x509_certificates(raw)  # raises unless every block is a certificate
+            return raw.decode("utf-8"), None
+        except (ValueError, UnicodeDecodeError):  # cryptography's own message is a paragraph
+            why = "it is not a bundle of PEM certificates"
+    return None, _unusable(why)
+
+
+def _unusable(why: str) -> str:
+    """The sentence (without its full stop) saying why the configured trust list is not used."""
+    return (f"the C2PA trust list {c2pa_trust_anchors()} (SYNTHCHECK_C2PA_TRUST_ANCHORS) cannot "
+            f"be used ({cap(why, 120)}), so no signer can read as trusted")
+
+
+def _c2pa_context(pem: str | None) -> Any:
+    """The shared c2pa Context for these trust anchors (None: no trust list); it never fetches
+    remote manifests or OCSP responses."""
     with _c2pa_lock:
-        if _c2pa_ctx is None:
+        if pem not in _contexts:
             import c2pa
 
-            _c2pa_ctx = c2pa.Context.from_dict(_C2PA_SETTINGS)
-        return _c2pa_ctx
+            settings: dict[str, Any] = {"verify": dict(_VERIFY)}
+            if pem is not None:
+                settings["trust"] = {"trust_anchors": pem}
+            if len(_contexts) >= 4:  # the setting rarely changes; keep the cache bounded
+                _contexts.clear()
+            _contexts[pem] = c2pa.Context.from_dict(settings)
+        return _contexts[pem]
+
+
+@dataclass(frozen=True)
+class C2paValidation:
+    """What the validator says about the active manifest."""
+
+    state: str  # "trusted" | "untrusted" | "invalid"
+    failures: tuple[str, ...]  # integrity failure codes of the active manifest, de-duplicated
+    trust_codes: tuple[str, ...]  # codes that only say a credential is on no trust list
+    validator_state: str  # c2pa's own validation_state: "Trusted", "Valid", "Invalid" or ""
+
+
+def is_trust_code(code: str) -> bool:
+    """Whether a status code is about trust, not integrity (``signingCredential.untrusted``,
+    ``cawg.x509.credential.untrusted``, ``timeStamp.untrusted``, ...)."""
+    return code.endswith(".untrusted")
+
+
+def _codes(entries: Any) -> list[str]:
+    """The ``code`` of each status entry in a c2pa status list."""
+    return [str(e["code"]) for e in entries or [] if isinstance(e, dict) and e.get("code")]
+
+
+def c2pa_validation(store: dict[str, Any]) -> C2paValidation:
+    """The manifest's state from a c2pa Reader JSON store.
+
+    Failure codes are the active manifest's (``validation_results.activeManifest.failure``; the
+    top-level ``validation_status`` when an older c2pa gives no results). Trust codes never make
+    a manifest invalid; any other failure does, and so does ``validation_state`` "Invalid" with
+    no failure code on the active manifest (the validator saw a problem elsewhere). ``trusted``
+    needs c2pa's "Trusted" and no trust code.
+    """
+    results = store.get("validation_results")
+    active = results.get("activeManifest") if isinstance(results, dict) else None
+    if isinstance(active, dict):
+        codes = _codes(active.get("failure"))
+    else:
+        codes = _codes(store.get("validation_status"))
+    codes = list(dict.fromkeys(codes))
+    trust_codes = tuple(c for c in codes if is_trust_code(c))
+    failures = tuple(c for c in codes if not is_trust_code(c))
+    validator = str(store.get("validation_state") or "")
+    if failures or (validator == "Invalid" and not trust_codes):
+        state = "invalid"
+    elif validator == "Trusted" and not trust_codes:
+        state = "trusted"
+    else:
+        state = "untrusted"
+    return C2paValidation(state, failures, trust_codes, validator)
 
 
 def _find_source_types(obj: Any, out: list[str], depth: int = 0) -> None:
@@ -93,8 +190,16 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
                         f"{why[0].upper()}{why[1:]}, so it says nothing either way.", "info",
                         "neutral")]
 
+    pem, anchors_problem = _read_anchors()
     try:
-        with c2pa.Reader(mime, io.BytesIO(data), context=_c2pa_context()) as reader:
+        context = _c2pa_context(pem)
+    except Exception as exc:  # c2pa refused a bundle that cryptography could parse
+        pem, anchors_problem = None, _unusable((str(exc).splitlines() or [type(exc).__name__])[0])
+        context = _c2pa_context(None)
+    if anchors_problem:
+        errors.append(f"{name}: {anchors_problem}.")
+    try:
+        with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
             store = json.loads(reader.json())
     except c2pa.C2paError.NotSupported:
         return unreadable("the file seems to carry a C2PA block, but the C2PA reader does not "
@@ -110,16 +215,9 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
     if not isinstance(manifest, dict):
         return unreadable("the C2PA manifest store has no active manifest")
 
-    codes = [s.get("code", "") for s in store.get("validation_status") or [] if isinstance(s, dict)]
-    state = str(store.get("validation_state") or "")
-    untrusted = "signingCredential.untrusted" in codes
-    failures = [c for c in codes if c != "signingCredential.untrusted"]
-    if failures or (state == "Invalid" and not untrusted):
-        trust, top = "invalid", "weak"
-    elif state == "Trusted" and not untrusted:
-        trust, top = "trusted", "strong"
-    else:
-        trust, top = "untrusted", "moderate"
+    validation = c2pa_validation(store)
+    trust = validation.state
+    top = {"trusted": "strong", "untrusted": "moderate", "invalid": "weak"}[trust]
 
     sig = manifest.get("signature_info") or {}
     signer = cap(" / ".join(str(sig[k]) for k in ("common_name", "issuer") if sig.get(k)) or
@@ -145,26 +243,38 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
             + (f", which is {gen}, an AI image generator." if gen else ".")),
             ("moderate" if trust == "trusted" else "weak") if gen else "info",
             "synthetic" if gen else "neutral"))
+    codes = ", ".join(validation.trust_codes)
+    if anchors_problem:
+        listed = f"no trust list could be used: {anchors_problem}"
+    elif pem is None:
+        listed = "no trust list is configured (SYNTHCHECK_C2PA_TRUST_ANCHORS)"
+    else:
+        listed = "the certificate chains to none of the configured trust anchors"
     if trust == "trusted":
-        meaning = f"Signed by {signer}, a certificate on a configured trust list."
+        meaning = f"Signed by {signer}, a certificate that chains to a configured trust anchor."
     elif trust == "untrusted":
-        meaning = (f"Signed by {signer}, a certificate on no trust list SynthCheck knows "
-                   "(signingCredential.untrusted): anyone can make such a certificate, so the "
-                   "manifest is a claim by an untrusted signer, not proof.")
+        meaning = (f"Signed by {signer}, a certificate on no trust list SynthCheck knows"
+                   + (f" ({codes})" if codes else "") + f"; {listed}. Anyone can make such a "
+                   "certificate, so the manifest is a claim by an untrusted signer, not proof.")
     else:
         meaning = f"Signed by {signer}, but the signature or hashes do not validate."
     out.append(make_signal("c2pa", "signer", signer, meaning, "info", "neutral"))
     if trust == "invalid":
-        altered = any("dataHash.mismatch" in c or "hashedURI.mismatch" in c for c in failures)
-        out.append(make_signal("c2pa", "validation", failures[:8] or [state], (
-            "The manifest fails validation: the file was changed after signing or the manifest "
-            "is damaged, so its claims cannot be relied on."), "moderate" if altered else "weak",
-            "edited" if altered else "neutral"))
+        altered = any("dataHash.mismatch" in c or "hashedURI.mismatch" in c
+                      for c in validation.failures)
+        shown = ", ".join(validation.failures[:8]) or f"validation_state {validation.validator_state}"
+        out.append(make_signal("c2pa", "validation", trust, (
+            f"The manifest fails validation ({cap(shown, 300)}): the file was changed after "
+            "signing or the manifest is damaged, so its claims cannot be relied on."),
+            "moderate" if altered else "weak", "edited" if altered else "neutral"))
+    elif trust == "trusted":
+        out.append(make_signal("c2pa", "validation", trust, (
+            "The manifest's signature and hashes validate and the signer chains to a configured "
+            "trust anchor."), "info", "neutral"))
     else:
         out.append(make_signal("c2pa", "validation", trust, (
-            "The manifest's signature and hashes validate and the signer is trusted."
-            if trust == "trusted" else
-            "The manifest's signature and hashes validate, but the signer is untrusted."),
+            "The manifest's signature and hashes validate, so the file is as signed; the signer "
+            f"is untrusted ({listed}), which is about trust, not tampering."),
             "info", "neutral"))
     actions = _actions(manifest)
     if actions:

@@ -1,5 +1,10 @@
 """EXIF signals: generator names, Stable Diffusion parameters, editor software and camera
 make/model from the few EXIF fields that carry provenance (read with Pillow).
+
+Two EXIF readers remain on purpose: this one reads a handful of fields as text from the raw EXIF
+block the container scan found (any format, bounded, errors as sentences), while
+:func:`synthcheck.metadata.read_exif` dumps every tag JSON-friendly for display and reports. The
+rules they share live once, in :mod:`synthcheck.metadata` (``gps_position``).
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ import io
 import warnings
 from typing import Any
 
+from ..metadata import gps_position
 from .container import Found
 from .known import EDIT_RE, GEN_RE, looks_like_a1111, match_tool
 from .signal import cap, make_signal
@@ -43,7 +49,8 @@ def _xp_text(value: Any) -> str:
 
 
 def exif_fields(data: bytes, found: Found) -> dict[str, str]:
-    """The few EXIF fields that carry provenance, as text."""
+    """The few EXIF fields that carry provenance, as text (``GPSPosition`` only when the GPS
+    block holds a real position)."""
     from PIL import Image, UnidentifiedImageError
 
     tags = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x013B: "Artist",
@@ -75,6 +82,9 @@ def exif_fields(data: bytes, found: Found) -> dict[str, str]:
                     out[name] = str(value)
                 elif (text := _exif_text(value)):
                     out[name] = text
+            position = gps_position(exif.get_ifd(0x8825))
+            if position is not None:
+                out["GPSPosition"] = f"{position[0]:.6f}, {position[1]:.6f}"
         except UnidentifiedImageError:  # not an image Pillow knows: no EXIF to read
             pass
         except Exception as exc:  # PIL raises many types on hostile EXIF
@@ -119,7 +129,8 @@ def exif_signals(fields: dict[str, str]) -> list[dict[str, Any]]:
     if (make or model) and not synthetic_named:
         camera = model if make and model.lower().startswith(make.lower().split()[0]) else \
             " ".join(x for x in (make, model) if x)
-        extra = [k for k in ("LensModel", "DateTimeOriginal", "ExposureTime") if fields.get(k)]
+        extra = [k for k in ("LensModel", "DateTimeOriginal", "ExposureTime", "GPSPosition")
+                 if fields.get(k)]
         detail = f" with {', '.join(extra)}" if extra else ""
         out.append(make_signal("exif", "Make/Model", camera, (
             f"EXIF names a camera ({cap(camera, 80)}){detail}, as a photograph would have; "
