@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -150,7 +151,10 @@ def test_one_image_says_what_the_stored_analysis_says(home, default_detector) ->
     assert "The same as the stored analysis" in caption and "threshold 0.7" in caption
     assert f"raw call {stored['verdict']} at threshold 0.7" in caption  # the record's, not the sidebar's
     captions = [x.caption for i in at.get("image") for x in i.proto.imgs]
-    assert "Grad-CAM" in captions and any(c.startswith("ela: ") for c in captions)
+    # the map explains the stored analysis's verdict (threshold 0.7), with its trust sentence
+    assert f"Grad-CAM: evidence for {stored['verdict']}" in captions
+    assert any(c.startswith("ela: ") for c in captions)
+    assert re.search(r"Grad-CAM (beats|is) [^\n]*random", caption), caption
     assert any(c.startswith("noise: ") for c in captions)
     ok(at.button(key="cases_explain").click().run())
     table = next(d.value for d in at.dataframe if "deletion_auc" in d.value.columns)

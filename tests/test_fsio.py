@@ -133,6 +133,6 @@ def test_decoded_cache_goes_through_fsio(tmp_path: Path, monkeypatch: pytest.Mon
 def test_no_hand_rolled_atomic_writes_left() -> None:
     """``os.replace`` (the rename step) appears only in fsio among the modules this change owns."""
     root = Path(fsio.__file__).parent
-    owned = ["checkpoint.py", "evaluation/selfcheck.py", "onnx_fast.py", "data/dataset.py", "data/bank.py"]
+    owned = ["checkpoint.py", "evaluation/selfcheck.py", "inference/onnx_backend.py", "data/dataset.py", "data/bank.py"]
     for rel in owned:
         assert "os.replace(" not in (root / rel).read_text(encoding="utf-8"), rel

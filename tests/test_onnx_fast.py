@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import torch
 
+from synthcheck.bands import decide
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main
 from synthcheck.inference import Detector
@@ -34,10 +35,10 @@ def _test_images() -> list[bytes]:
 
 
 def _assert_same_verdicts(fast, slow) -> None:
+    """Both backends give the same scores (the analysis then decides the same)."""
     assert len(fast) == len(slow)
     for f, t in zip(fast, slow, strict=True):
-        if abs(t.p_fake - 0.5) > P_TOL:  # at the threshold itself rounding may pick either
-            assert f.verdict == t.verdict
+        assert not hasattr(f, "verdict") and not hasattr(t, "verdict")  # scores only
         assert abs(f.p_fake - t.p_fake) < P_TOL and abs(f.p_fake_raw - t.p_fake_raw) < P_TOL
         assert np.allclose(f.logits, t.logits, atol=1e-4)
         assert (f.width, f.height) == (t.width, t.height)
@@ -61,7 +62,7 @@ def test_shipped_onnx_matches_shipped_checkpoint(default_detector):
     _assert_same_verdicts(fast.predict(images), slow)
     # the shipped model has a fitted domain check: both scores are really compared above
     assert all(v.feature_distance is not None and v.jpeg_residual is not None for v in slow)
-    assert len({v.verdict for v in slow}) == 2  # the inputs exercise both verdicts
+    assert min(v.p_fake for v in slow) < 0.5 <= max(v.p_fake for v in slow)  # both sides scored
 
 
 def test_stale_onnx_is_ignored(tmp_path, capsys):
@@ -111,7 +112,8 @@ def test_cli_predict_does_not_import_torch_when_onnx_matches(tmp_path):
     torch_v = Detector.from_checkpoint(ckpt).predict(paths)
     assert [r["path"] for r in records] == [str(p) for p in paths]
     for rec, v in zip(records, torch_v, strict=True):
-        assert rec["verdict"] == v.verdict
+        if abs(v.p_fake - rec["threshold"]) > P_TOL:  # at the threshold rounding may pick either
+            assert rec["verdict"] == decide(v.p_fake, rec["threshold"])
         assert abs(rec["p_fake"] - v.p_fake) < P_TOL  # JSON rounds to 6 decimals
         assert abs(rec["uncalibrated_p_fake"] - v.p_fake_raw) < P_TOL
     # the same command on the torch path prints the same records

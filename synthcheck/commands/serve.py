@@ -35,8 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                  batch_max_size=args.batch_max_size,
                                  torch_threads=args.torch_threads,
                                  header_timeout_s=args.header_timeout)
-    detector = Detector.from_checkpoint(settings.checkpoint, device=settings.device,
-                                        threshold=settings.threshold)
+    detector = Detector.from_checkpoint(settings.checkpoint, device=settings.device)
     app = create_app(settings, detector=detector)
     print(start_line(args.host, args.port, detector), file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
