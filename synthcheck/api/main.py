@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..inference import Detector
+from ..options import OptionsError
 from .batcher import MicroBatcher
 from .config import Settings
 from .heavy import HeavyDecoder
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    """Every error is ``{"error", "status"}`` JSON; a bug answers 500 JSON, never HTML."""
+    """Every error is ``{"error", "status"}`` JSON; a bad option is 422, a bug 500 JSON, never HTML."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -44,6 +45,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         msg = f"invalid request: {errs[0].get('msg', 'bad value')} ({where})" if errs else "invalid request"
         detail = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in errs]
         return JSONResponse(error_body(422, msg, detail=detail), status_code=422)
+
+    @app.exception_handler(OptionsError)
+    async def options_error(request: Request, exc: OptionsError) -> JSONResponse:
+        """An analysis option out of range, wherever a route checks it: the one sentence, 422."""
+        return JSONResponse(error_body(422, str(exc)), status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
