@@ -23,6 +23,7 @@ from ..inference import Detector
 from ..options import OptionsError
 from .batcher import MicroBatcher
 from .config import Settings
+from .docs import install_docs
 from .heavy import HeavyDecoder
 from .limits import CatchAll, GuardRule, UploadGuard, error_body
 from .routes import api_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
             app.state.detector = app.state.batcher = None
 
     app = FastAPI(title="SynthCheck API", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # install_docs: the same pages, local assets
                   description="Is an image a real photo or AI-generated? Upload it to "
                               f"`{settings.api_prefix}/verify`.")
     app.state.settings = settings
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         GuardRule(f"{prefix}/verify", batched=True),
         GuardRule(f"{prefix}/cases/[^/]+/images", limit_setting="case_upload_bytes")))
     _install_error_handlers(app)
+    install_docs(app)
     app.include_router(api_router, prefix=settings.api_prefix)
     return app
 
