@@ -126,7 +126,7 @@ def sec_explain(args) -> list[Row]:
 def sec_dashboard(args) -> list[Row]:
     script = HERE / "bench_dashboard.py"
     if not Path("/usr/bin/chromium").exists():
-        return [("dashboard", "skipped", "-", "needs /usr/bin/chromium (scripts/ensure_chromium.sh)")]
+        return [("dashboard", "skipped", "-", "needs /usr/bin/chromium (scripts/ensure_system.sh)")]
     data, _, _ = run_child([sys.executable, str(script), "--repeats", "3",
                             *(["--data", args.data] if args.data else [])], 600)
     return [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install everything (first run only), Chromium for the browser test, then run the whole suite.
+# Install everything (first run only: system packages, .venv with the dev tools), then run the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure_system.sh test
 bash scripts/setup.sh dev
-[ -f scripts/ensure_chromium.sh ] && bash scripts/ensure_chromium.sh
 exec .venv/bin/python -m pytest -ra "$@"

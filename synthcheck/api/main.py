@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..inference import Detector
+from ..options import OptionsError
 from .batcher import MicroBatcher
 from .config import Settings
+from .docs import install_docs
 from .heavy import HeavyDecoder
 from .limits import CatchAll, GuardRule, UploadGuard, error_body
 from .routes import api_router
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    """Every error is ``{"error", "status"}`` JSON; a bug answers 500 JSON, never HTML."""
+    """Every error is ``{"error", "status"}`` JSON; a bad option is 422, a bug 500 JSON, never HTML."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -44,6 +46,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         msg = f"invalid request: {errs[0].get('msg', 'bad value')} ({where})" if errs else "invalid request"
         detail = [{k: e.get(k) for k in ("loc", "msg", "type")} for e in errs]
         return JSONResponse(error_body(422, msg, detail=detail), status_code=422)
+
+    @app.exception_handler(OptionsError)
+    async def options_error(request: Request, exc: OptionsError) -> JSONResponse:
+        """An analysis option out of range, wherever a route checks it: the one sentence, 422."""
+        return JSONResponse(error_body(422, str(exc)), status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -75,6 +82,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
             app.state.detector = app.state.batcher = None
 
     app = FastAPI(title="SynthCheck API", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # install_docs: the same pages, local assets
                   description="Is an image a real photo or AI-generated? Upload it to "
                               f"`{settings.api_prefix}/verify`.")
     app.state.settings = settings
@@ -88,6 +96,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         GuardRule(f"{prefix}/verify", batched=True),
         GuardRule(f"{prefix}/cases/[^/]+/images", limit_setting="case_upload_bytes")))
     _install_error_handlers(app)
+    install_docs(app)
     app.include_router(api_router, prefix=settings.api_prefix)
     return app
 

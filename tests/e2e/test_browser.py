@@ -5,7 +5,7 @@ headline must say "Cannot assess", with its reason), opens Explain and Metrics,
 checks the model is not reloaded when switching pages, saves screenshots and prints
 time-to-ready, upload-to-verdict and Explain timings. Refresh the README screenshots with
 ``SYNTHCHECK_E2E_DATA=/work/data/cifake pytest tests/e2e -s`` (writes docs/screenshots/*.png).
-Skipped when /usr/bin/chromium or Playwright is missing (scripts/ensure_chromium.sh installs it).
+Skipped when /usr/bin/chromium or Playwright is missing (scripts/ensure_system.sh installs it).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ HEADLINES = re.compile("^(Likely real|Uncertain|Likely synthetic|Cannot assess)$
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
-                                 "(run scripts/ensure_chromium.sh)")]
+                                 "(run scripts/ensure_system.sh)")]
 playwright_sync = pytest.importorskip("playwright.sync_api")
 _photo, _shot, _wait_idle, _goto = photo, shot, wait_idle, goto
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
-                                 "(run scripts/ensure_chromium.sh)")]
+                                 "(run scripts/ensure_system.sh)")]
 pytest.importorskip("playwright.sync_api")
 
 VIEWPORTS = ((1280, 720), (1920, 1080))

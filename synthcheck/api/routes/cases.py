@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ... import cases
 from ...home import synthcheck_home
+from ...options import check_seed
 from ..deps import DetectorDep
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -163,6 +164,7 @@ async def export(case_id: str, detector: DetectorDep, actor: ActorHeader = None,
                  methods: Annotated[list[str] | None, Query(description="explanation methods")] = None,
                  seed: int = 0) -> Response:
     """Build, sign and log the report; answers the signed JSON (exact file bytes) or a ZIP."""
+    seed = check_seed(seed)  # 422 before any work (the app's OptionsError handler)
     home = synthcheck_home()
     await _call(cases.get_case, case_id, home=home)
     allowed = {"gradcam", "guided_gradcam", "gradient_shap", "kernel_shap", "lime"}
