@@ -21,6 +21,7 @@ from synthcheck.api.config import Settings
 from synthcheck.api.main import create_app
 from synthcheck.bands import DEFAULT_THRESHOLD, decide
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
+from synthcheck.explain.metrics.verdicts import CALLS
 from synthcheck.inference import Detector
 from synthcheck.models import create_model
 
@@ -159,8 +160,10 @@ def test_concurrent_requests_are_batched(detector: Detector) -> None:
 def test_explain_gradcam_adds_png(client: TestClient) -> None:
     r = upload(client, ("a.jpg", encode(), "image/jpeg"), params={"explain": "gradcam"})
     assert r.status_code == 200, r.text
-    ex = r.json()[0]["explanation"]
-    assert ex["method"] == "gradcam" and ex["target"] in ("REAL", "FAKE")
+    row = r.json()[0]
+    ex = row["explanation"]
+    assert ex["method"] == "gradcam" and ex["target"] == row["verdict"]  # the analysis's class
+    assert ex["faithfulness_call"] in CALLS and ex["trust_sentence"].startswith("gradcam ")
     png = Image.open(io.BytesIO(base64.b64decode(ex["map_png"])))
     assert png.format == "PNG" and png.size == (32, 32)
     Image.open(io.BytesIO(base64.b64decode(ex["overlay_png"]))).verify()

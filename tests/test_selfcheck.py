@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from synthcheck.bands import DEFAULT_THRESHOLD, decide
 from synthcheck.checkpoint import atomic_torch_save, build_checkpoint
 from synthcheck.cli import main as cli_main
 from synthcheck.evaluation.selfcheck import (
@@ -54,7 +55,10 @@ def test_default_model_passes_and_the_run_is_saved(home: Path, default_detector)
     assert result["expected_from"] == "test_no_train_twin" and 0.95 < result["expected_accuracy"] < 1
     assert result["model_sha256"] == hashlib.sha256(DEFAULT_CHECKPOINT.read_bytes()).hexdigest()
     assert result["when_utc"].endswith("Z") and result["code_version"]
-    assert len(result["details"]) == 48 and all("verdict" in d for d in result["details"])
+    assert len(result["details"]) == 48
+    for d in result["details"]:  # the verdict is the analysis's, at the default threshold
+        assert d["verdict"] == decide(d["p_fake"], DEFAULT_THRESHOLD)
+        assert d["correct"] == (d["verdict"] == d["label"])
     assert latest_selfcheck() == json.loads(json.dumps(result))
     run_selfcheck(default_detector)
     history = (home / "selfcheck" / "history.jsonl").read_text().splitlines()

@@ -71,7 +71,8 @@ def cmd_make(args: argparse.Namespace) -> int:
     methods = [] if args.methods == ["none"] else args.methods
     with Progress("report", len(args.paths)) as progress:  # a bar on a terminal's stderr only
         report = build_report(args.paths, detector, seed=args.seed, methods=methods,
-                              ela_quality=args.ela_quality, title=args.title, progress=progress)
+                              ela_quality=args.ela_quality, title=args.title, progress=progress,
+                              threshold=args.threshold)
     out = Path(args.out)
     if args.sign:
         files = write_report_bundle(report, out, args.name)

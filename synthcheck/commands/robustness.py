@@ -23,7 +23,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     detector = load_detector(args)
     progress = None if args.json else (lambda label: print(f"  {label} ...", file=sys.stderr))
     report = robustness_on_folder(detector, args.data, args.split, limit=args.limit or None,
-                                  perturbations=perturbations, seed=args.seed, progress=progress)
+                                  perturbations=perturbations, seed=args.seed, progress=progress,
+                                  threshold=args.threshold)
     if args.json:
         print_json(report)
     else:
