@@ -21,7 +21,13 @@ import streamlit as st
 
 import ui_shared
 from synthcheck import cases
-from synthcheck.analysis import Analysis, AnalysisOptions, conclusion_label, counts_phrase
+from synthcheck.analysis import (
+    Analysis,
+    AnalysisOptions,
+    conclusion_label,
+    counts_phrase,
+    record_score_label,
+)
 from synthcheck.bands import band_label
 from synthcheck.cases.audit import default_actor
 
@@ -173,8 +179,7 @@ def stored_headline(rec: dict[str, Any]) -> None:
     """The stored record's own conclusion, reason and score (when no live analysis can repeat it)."""
     st.markdown(f"### {plain(rec.get('conclusion_label') or conclusion_label(rec.get('conclusion')))}")
     st.markdown(plain(rec.get("conclusion_reason") or ""))
-    st.caption(f"stored p_fake {rec.get('p_fake')} · raw call {rec.get('verdict')} at threshold "
-               f"{rec.get('threshold')} · band {band_label(rec.get('band') or '')}")
+    st.caption(f"Stored: {record_score_label(rec)} · band {band_label(rec.get('band') or '')}")
 
 
 def conclusion_block(model: ui_shared.LoadedModel | None, im: dict[str, Any],

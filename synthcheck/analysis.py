@@ -60,6 +60,21 @@ def conclusion_of(band: str) -> str:
     return "cannot_assess" if band == "out_of_domain" else band
 
 
+def score_label(p_fake: float, verdict: str, threshold: float, reliable: bool) -> str:
+    """The model's score in words, labelled unreliable where the model cannot judge (the one
+    wording: :attr:`Analysis.score_label`, and every face that renders a stored record)."""
+    if not reliable:
+        return (f"Model score p_fake {p_fake:.3f} (raw call {verdict} at threshold "
+                f"{threshold:g}): unreliable for this image")
+    return f"p_fake {p_fake:.3f} (calibrated; raw call {verdict} at threshold {threshold:g})"
+
+
+def record_score_label(rec: dict[str, Any]) -> str:
+    """:func:`score_label` of a ``to_record`` dict (a stored case record, a report entry)."""
+    return score_label(float(rec["p_fake"]), str(rec["verdict"]), float(rec["threshold"]),
+                       rec.get("conclusion") != "cannot_assess")
+
+
 def conclusion_label(conclusion: str | None) -> str:
     """Human wording of a conclusion id (``"cannot_assess"`` -> ``"Cannot assess"``)."""
     return CONCLUSION_LABELS.get(conclusion or "", conclusion or "")
@@ -121,11 +136,7 @@ class Analysis:
         """The model's score in words, labelled unreliable where the model cannot judge."""
         if self.p_fake is None:
             return ""
-        if not self.score_reliable:
-            return (f"Model score p_fake {self.p_fake:.3f} (raw call {self.verdict} at threshold "
-                    f"{self.threshold:g}): unreliable for this image")
-        return (f"p_fake {self.p_fake:.3f} (calibrated; raw call {self.verdict} at threshold "
-                f"{self.threshold:g})")
+        return score_label(self.p_fake, str(self.verdict), self.threshold, self.score_reliable)
 
     @property
     def advisories(self) -> list[str]:

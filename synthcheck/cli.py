@@ -25,26 +25,10 @@ from .commands.common import (
 )
 
 
-def analysis_line(a: Any) -> str:
-    """The CLI text rendering of one :class:`synthcheck.analysis.Analysis`: conclusion first,
-    the model's score after it (labelled unreliable where the model cannot judge)."""
-    head = f"{a.headline.upper():17s} {a.name}"
-    lines = [head, f"      {a.score_label}"]
-    if a.conclusion == "cannot_assess":
-        lines += [f"      why: {reason}" for reason in a.domain.reasons]
-    lines += [f"      note: {note}" for note in a.advisories]
-    if a.tiles is not None:
-        g = a.tiles
-        lines.append(f"      tiles: {g.rows}x{g.cols} patches of {g.tile} px, mean p_fake {g.mean:.3f}, "
-                     f"{g.share_fake:.0%} at or above {g.threshold:g}")
-    if a.tile_note:
-        lines.append(f"      tiles: {a.tile_note}")
-    return "\n".join(lines)
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from .analysis import iter_analyze
     from .commands.progress import Progress
+    from .commands.text import record_text
 
     detector = load_fast_detector(args)
     options = analysis_options(args, tiles=args.tiles)
@@ -57,7 +41,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             elif a.error:
                 progress.write(f"ERROR  {a.error}", file=sys.stderr)
             else:
-                progress.write(analysis_line(a))
+                progress.write(record_text(a.to_record()))
             bad += a.error is not None
             progress(i)
     if args.json:

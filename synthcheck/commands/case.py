@@ -94,9 +94,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _record_line(rec: dict[str, Any]) -> str:
-    """A stored analysis record as text: the conclusion first, the model's raw call after it."""
-    label = rec.get("conclusion_label") or str(rec.get("conclusion") or "?")
-    return f"{label.upper():17s} p_fake={rec['p_fake']:.4f} (raw {rec['verdict']})"
+    """A stored analysis record on one line: the conclusion and the score in the one wording
+    (:func:`synthcheck.commands.text.record_lines`), without the path."""
+    from .text import record_lines
+
+    head, score = record_lines(rec, name="")[:2]
+    return f"{head.strip():17s} {score.strip()}"
 
 
 def _show_lines(case: dict[str, Any], entries: list[Any] | None) -> list[str]:

@@ -112,6 +112,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..imageio import ImageError, load_image
     from ..options import check_seed
     from .common import emit_results, load_detector
+    from .text import record_lines
 
     methods = list(dict.fromkeys(canonical_method(m) for m in args.methods.split(",") if m.strip()))
     if not methods:
@@ -132,9 +133,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             continue
         results.append(explain_one(detector, path, loaded, args, methods, out))
     def line(r: dict) -> str:
-        rows = [f"{r['conclusion_label'].upper():17s} {r['path']}", f"      {r['score_label']}"]
+        rows = record_lines(r)
         if not r["in_domain"]:
-            rows += [f"      why: {reason}" for reason in r["domain_reasons"]]
             rows.append("      The maps below explain a score the model cannot be trusted on here.")
         rows.append(f"      explaining target={r['target']}")
         for name, row in r["methods"].items():

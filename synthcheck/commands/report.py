@@ -65,6 +65,7 @@ def cmd_make(args: argparse.Namespace) -> int:
     from ..reporting.signing import group_fingerprint, public_fingerprint
     from .common import load_detector, print_json
     from .progress import Progress
+    from .text import record_text
 
     detector = load_detector(args)
     _ensure_control_run(detector, args.control_run, args.json)
@@ -97,10 +98,7 @@ def cmd_make(args: argparse.Namespace) -> int:
             if "error" in im:
                 print(f"ERROR  {im['error']}", file=sys.stderr)
             else:
-                c = im["conclusion"]
-                print(f"{c['label'].upper():17s} {im['input']['path']}\n      {c['score_label']}")
-                if not c["score_reliable"]:
-                    print(f"      why: {c['reason']}")
+                print(record_text(im["record"]))
         print(f"report: {files['json']}{' (signed)' if args.sign else ' (NOT signed)'}\n"
               f"        {files['html']}\n        {files['pdf']}\ndigest: {report['results_digest']}")
         if fingerprint:
