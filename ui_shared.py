@@ -398,3 +398,23 @@ def list_folder_images(root: str, split: str, cls: str) -> list[str]:
     split_dir = find_split_dir(resolve_data_dir(root), split)
     label = 1 if cls.upper() == "FAKE" else 0
     return [str(p) for p, lab in list_images(split_dir) if lab == label]
+
+
+def result_columns() -> dict[str, Any]:
+    """The one column set for tables of result rows (uploads and folder scans): people read
+    labels, never record keys (``analysis.RECORD_FIELDS`` / ``Analysis.to_row``)."""
+    col = st.column_config
+    return {
+        "thumbnail": col.ImageColumn("Image", width="small"),
+        "name": col.TextColumn("File"), "path": col.TextColumn("File"),
+        "conclusion_label": col.TextColumn("Conclusion"),
+        "p_fake": col.ProgressColumn("Model score", min_value=0.0, max_value=1.0, format="%.3f",
+                                     help="Unreliable where the conclusion is 'Cannot assess'."),
+        "verdict": col.TextColumn("Raw call"), "band_label": col.TextColumn("Band"),
+        "in_domain": col.CheckboxColumn("In the model's domain"),
+        "domain_reasons": col.TextColumn("Why the model cannot judge it"),
+        "advisories": col.TextColumn("Notes"), "notes": col.TextColumn("File notes"),
+        "width": col.NumberColumn("Width (px)"), "height": col.NumberColumn("Height (px)"),
+        "format": col.TextColumn("Format"), "bytes": col.NumberColumn("Size (bytes)"),
+        "sha256": col.TextColumn("SHA-256", width="small"), "error": col.TextColumn("Error"),
+    }

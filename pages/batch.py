@@ -73,11 +73,7 @@ def _scan_results(out) -> None:
     df["conclusion_label"] = df["conclusion_label"].fillna("Error")
     df["error"] = df["error"].fillna("")
     st.dataframe(df.drop(columns=["conclusion"]), width="stretch", hide_index=True,
-                 column_config={"conclusion_label": st.column_config.TextColumn("Conclusion"),
-                                "p_fake": st.column_config.ProgressColumn(
-                                    "Model score", min_value=0.0, max_value=1.0, format="%.3f",
-                                    help="Unreliable where the conclusion is 'Cannot assess'."),
-                                "verdict": st.column_config.TextColumn("Raw call")})
+                 column_config=ui_shared.result_columns())
     st.caption(f"Results file: `{out}`. Exports hold every row, whatever the filter.")
     cols = st.columns(3)
     mimes = {"csv": "text/csv", "json": "application/json", "parquet": "application/octet-stream"}
@@ -199,16 +195,7 @@ view = df[df["conclusion"].isin(chosen)].sort_values("p_fake", ascending=False, 
 view = view.drop(columns=["conclusion", "band"])
 st.dataframe(
     view, width="stretch", hide_index=True,
-    column_config={
-        "thumbnail": st.column_config.ImageColumn("Image", width="small"),
-        "conclusion_label": st.column_config.TextColumn("Conclusion"),
-        "p_fake": st.column_config.ProgressColumn("Model score", min_value=0.0, max_value=1.0,
-                                                  format="%.3f", help="Unreliable where the conclusion is 'Cannot assess'."),
-        "verdict": st.column_config.TextColumn("Raw call"),
-        "band_label": st.column_config.TextColumn("Band"),
-        "sha256": st.column_config.TextColumn("SHA-256", width="small"),
-        "error": st.column_config.TextColumn("Error"),
-    },
+    column_config=ui_shared.result_columns(),
 )
 st.caption("Click a column header to sort. Exports hold every row, whatever the filter.")
 d1, d2 = st.columns(2)

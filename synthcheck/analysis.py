@@ -48,6 +48,13 @@ CONCLUSION_MEANING: dict[str, str] = {
 }
 CONCLUSION_COLOURS: dict[str, str] = {"likely_real": "green", "uncertain": "orange",
                                       "likely_synthetic": "red", "cannot_assess": "gray"}
+# The keys of :meth:`Analysis.to_record`, in order (``tiles``/``tile_note`` only when asked for):
+# the one schema of a result record; scan rows and table rows are built from it.
+RECORD_FIELDS: tuple[str, ...] = (
+    "path", "sha256", "verdict", "p_fake", "model", "conclusion", "conclusion_label",
+    "conclusion_reason", "threshold", "calibrated_p_fake", "uncalibrated_p_fake", "band",
+    "in_domain", "domain_reasons", "advisories", "notes", "provenance", "provenance_summary")
+TILE_FIELDS: tuple[str, ...] = ("tiles", "tile_note")
 _PLACEHOLDER = Image.new("RGB", (1, 1))  # stands in for pixels dropped with keep_images=False
 DEFAULT_BATCH = 256  # inputs per model call: ONNX Runtime and torch amortise their per-call cost
 MAX_CHUNK_PIXELS = 64_000_000  # ...and a chunk is scored early once its images measure this many pixels
@@ -152,7 +159,7 @@ class Analysis:
         if self.error is not None:
             return {"path": where, "error": self.error}
         assert self.loaded is not None and self.domain is not None and self.provenance is not None
-        rec: dict[str, Any] = {
+        rec: dict[str, Any] = {  # keys in RECORD_FIELDS order (tests/test_one_of_each checks)
             "path": where,
             "sha256": self.loaded.sha256,
             "verdict": self.verdict,

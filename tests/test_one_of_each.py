@@ -191,3 +191,16 @@ def test_pgd_runs_through_captum_and_is_seeded_by_the_generator(small_model, mon
 def test_no_hand_written_attack_left() -> None:
     for rel in ("data/perturb.py", "evaluation/robustness.py"):
         assert "autograd.grad" not in (PACKAGE / rel).read_text(encoding="utf-8"), rel
+
+
+def test_one_record_schema(default_detector) -> None:
+    """to_record's keys are analysis.RECORD_FIELDS in order; scan rows are built from them."""
+    from synthcheck.analysis import RECORD_FIELDS, TILE_FIELDS, AnalysisOptions, analyze_one
+    from synthcheck.scan.writer import ROW_FIELDS
+
+    img = np.random.default_rng(0).integers(0, 256, (600, 600, 3), dtype=np.uint8)
+    plain = analyze_one(img, default_detector).to_record()
+    assert tuple(plain) == RECORD_FIELDS
+    tiled = analyze_one(img, default_detector, AnalysisOptions(tiles=True)).to_record()
+    assert tuple(tiled) == RECORD_FIELDS + TILE_FIELDS
+    assert ("key", "path", "error", *RECORD_FIELDS[1:], *TILE_FIELDS) == ROW_FIELDS

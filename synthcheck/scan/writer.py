@@ -23,17 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis import RECORD_FIELDS, TILE_FIELDS
 from ..fsio import atomic_path
 
 FORMATS = {".parquet": "parquet", ".jsonl": "jsonl"}
 LIST_FIELDS = ("domain_reasons", "advisories", "notes")
 JSON_FIELDS = ("provenance", "tiles")  # nested values stored as JSON text (a fixed schema)
 FLOAT_FIELDS = ("p_fake", "threshold", "calibrated_p_fake", "uncalibrated_p_fake")
-# the predict --json record's keys, plus ``key`` (the input's identity) first
-ROW_FIELDS = ("key", "path", "error", "sha256", "verdict", "p_fake", "model", "conclusion",
-              "conclusion_label", "conclusion_reason", "threshold", "calibrated_p_fake",
-              "uncalibrated_p_fake", "band", "in_domain", "domain_reasons", "advisories", "notes",
-              "provenance", "provenance_summary", "tiles", "tile_note")
+# the predict --json record's keys (analysis.RECORD_FIELDS), plus ``key`` (the input's
+# identity) first and ``error`` (unreadable inputs) after the path
+ROW_FIELDS = ("key", "path", "error", *RECORD_FIELDS[1:], *TILE_FIELDS)
 _PART = re.compile(r"^part-(\d{8})\.(parquet|jsonl)$")
 
 
