@@ -32,7 +32,7 @@ def roi_scored(sha: str | None, box: fx.Box, options: Any, _loaded: Any, name: s
 
 def show(arr, caption: str) -> None:
     """A picture that fills its column (small ones enlarged with visible pixels)."""
-    st.image(fx.upscale_nearest(fx.fit_size(arr, DISPLAY_SIDE), 256), caption=caption, width="stretch")
+    st.image(fx.enlarge_to(fx.fit_size(arr, DISPLAY_SIDE), 256), caption=caption, width="stretch")
 
 
 st.title("Forensic views")

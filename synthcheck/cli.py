@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .bands import DEFAULT_EDGES
 from .commands.common import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="verdict and p_fake for each image")
     p.add_argument("paths", nargs="+", help="image files")
-    p.add_argument("--band-edges", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"),
+    p.add_argument("--band-edges", type=float, nargs=2, default=DEFAULT_EDGES, metavar=("LOW", "HIGH"),
                    help="calibrated p_fake below LOW is likely_real, at or above HIGH likely_synthetic")
     p.add_argument("--tiles", action="store_true",
                    help="also score native-resolution patches of large images (a p_fake grid)")

@@ -532,3 +532,13 @@ def to_model_array(image: Image.Image, size: int) -> np.ndarray:
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
     return np.asarray(image, dtype=np.uint8)
+
+
+def png_base64(rgb: np.ndarray, optimize: bool = False) -> str:
+    """uint8 HxW[x3] -> base64 PNG text (deterministic bytes for the same pixels): the one
+    encoder of the pictures that reports, the API and tables embed."""
+    import base64
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", optimize=optimize)
+    return base64.b64encode(buf.getvalue()).decode("ascii")

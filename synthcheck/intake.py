@@ -12,7 +12,6 @@ folders skipped, symbolic links refused (they may point outside the folder).
 
 from __future__ import annotations
 
-import datetime as _dt
 import io
 import os
 import stat
@@ -24,6 +23,7 @@ from typing import Any, BinaryIO
 
 from .data.dataset import IMAGE_EXTENSIONS
 from .imageio import DEFAULT_MAX_BYTES, display_name, file_kind, read_bounded
+from .timestamps import utc_from_timestamp
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 READ_CHUNK = 1 << 20
@@ -136,7 +136,7 @@ def is_zip_name(name: str) -> bool:
 
 
 def _utc(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_from_timestamp(ts)
 
 
 # -- ZIP archives -------------------------------------------------------------------------

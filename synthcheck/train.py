@@ -50,6 +50,7 @@ from .evaluation.metrics import compute_metrics, fit_temperature, predict_logits
 from .inference.base import softmax_p_fake
 from .models import create_model
 from .models.normalization import normalize
+from .timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +445,7 @@ def finalize(cfg: TrainConfig, out: Path, train_split, va_idx, tr_idx, device: t
         "feature_domain": domain,
         "training": {"seconds": round(train_seconds, 1), "epochs_run": len(history),
                      "hardware": hardware_description(device, world), "torch": str(torch.__version__),
-                     "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                     "finished_utc": utc_now()},
     }
     final = {**best, **extra}
     atomic_torch_save(final, out / "model.pt")

@@ -11,7 +11,6 @@ with an ``error``, never an exception.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -21,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 from PIL import Image
 
 from .analysis import ROW_FIELDS
-from .imageio import display_name
+from .imageio import display_name, png_base64
 from .intake import (
     Candidate,
     IntakeError,
@@ -166,9 +166,7 @@ def thumbnail_uri(image: Image.Image, size: int = 64) -> str:
     scale = size / max(img.size)
     new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     img = img.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + png_base64(np.asarray(img), optimize=True)
 
 
 def _cell(value: Any) -> Any:

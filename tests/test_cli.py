@@ -107,3 +107,15 @@ def test_predict_flags_out_of_domain_and_tiles(capsys, tmp_path):
     assert code == 0 and row["in_domain"] is False and row["band"] == "out_of_domain"
     assert any("much larger" in r for r in row["domain_reasons"])
     assert row["tiles"]["rows"] == 9 and row["tiles"]["cols"] == 12
+
+
+def test_help_imports_no_numpy_torch_or_analysis() -> None:
+    """Every subcommand module is imported to build the parser: none may import heavy code at
+    module level, so `synthcheck --help` (and a typo) answers at once."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from synthcheck.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('numpy', 'torch', 'PIL', 'synthcheck.analysis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

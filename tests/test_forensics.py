@@ -96,7 +96,7 @@ def test_views_and_summary_numbers() -> None:
     # a periodic pattern is far "peakier" than smooth content
     assert views["spectrum"]["spectral_peakiness"] > fx.forensic_views(
         smooth_photo_like())["spectrum"]["spectral_peakiness"]
-    assert fx.upscale_nearest(np.zeros((32, 32, 3), np.uint8)).shape == (256, 256, 3)
+    assert fx.enlarge_to(np.zeros((32, 32, 3), np.uint8)).shape == (256, 256, 3)
     assert fx.fit_size(np.zeros((1000, 500, 3), np.uint8)).shape == (512, 256, 3)
     with pytest.raises(ValueError):
         fx.jpeg_roundtrip(rgb, 0)

@@ -6,7 +6,6 @@ Handlers stay parse -> call -> schema; everything here takes keyword-only argume
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import warnings
 from typing import Any
@@ -18,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..analysis import AnalysisOptions, OptionsError, build_analysis, check_threshold
 from ..bands import DEFAULT_EDGES, validate_edges
-from ..imageio import ImageError, LoadedImage, load_image
+from ..imageio import ImageError, LoadedImage, load_image, png_base64
 from ..inference import Detector
 from ..inference.base import BaseDetector
 from ..inference.decoding import analysis_view, release_memory
@@ -124,12 +123,6 @@ async def read_and_decode(*, files: list[UploadFile], settings: Settings, detect
                                      f"{', '.join(sorted(settings.allowed_types))}.")
         out.append((name, loaded, arr, None))
     return out
-
-
-def png_base64(arr: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG", optimize=False)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def explanation_payload(*, detector: Detector, loaded: LoadedImage, method: str,

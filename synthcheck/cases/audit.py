@@ -9,7 +9,6 @@ is caught too. :func:`verify_chain` names the first broken entry.
 
 from __future__ import annotations
 
-import datetime as _dt
 import getpass
 import hashlib
 import json
@@ -19,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..timestamps import utc_now
+
 GENESIS = "0" * 64  # prev_hash of a case's first entry
 REORDER_WINDOW = 64  # how far a moved entry is searched for (its original seq)
 MAX_EXAMINED = 200  # broken entries examined for a reorder before giving up on that detail
@@ -26,7 +27,7 @@ MAX_EXAMINED = 200  # broken entries examined for a reorder before giving up on 
 
 def now_utc() -> str:
     """UTC timestamp with microseconds, e.g. ``2025-06-13T10:11:12.123456Z``."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_now(microseconds=True)
 
 
 def default_actor() -> str:

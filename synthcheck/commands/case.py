@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..bands import DEFAULT_EDGES
 from .common import seed_arg
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("paths", nargs="+", help="files, folders or .zip archives")
 
     q = action("analyze", "analyse the case's images (with a control run first)", detector=True)
-    q.add_argument("--band-edges", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"))
+    q.add_argument("--band-edges", type=float, nargs=2, default=DEFAULT_EDGES, metavar=("LOW", "HIGH"))
     q.add_argument("--tiles", action="store_true", help="also score native-resolution patches")
     q.add_argument("--seed", type=seed_arg, default=0, help="seed recorded with the analysis (default 0)")
     q.add_argument("--only-new", action="store_true", help="only images never analysed")

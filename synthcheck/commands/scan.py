@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..bands import DEFAULT_EDGES
 from .common import EXIT_BAD_INPUT, EXIT_OK, add_detector_args, print_json
 
 
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local worker processes, or Ray Data (pip install 'synthcheck[ray]')")
     p.add_argument("--address", help="Ray cluster to join: ray://HOST:10001 or auto "
                                      "(default: a local Ray)")
-    p.add_argument("--band-edges", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"),
+    p.add_argument("--band-edges", type=float, nargs=2, default=DEFAULT_EDGES, metavar=("LOW", "HIGH"),
                    help="calibrated p_fake below LOW is likely_real, at or above HIGH likely_synthetic")
     p.add_argument("--tiles", action="store_true", help="also score native-resolution patches")
     add_detector_args(p)

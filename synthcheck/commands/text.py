@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..analysis import conclusion_label, record_score_label
-
 
 def record_lines(rec: Mapping[str, Any], name: str | None = None) -> list[str]:
     """Lines for one record: headline and path, score, why (cannot assess), notes, tiles."""
+    from ..analysis import conclusion_label, record_score_label  # not at import: `--help` stays light
+
     label = rec.get("conclusion_label") or conclusion_label(rec.get("conclusion"))
     lines = [f"{label.upper():17s} {rec['path'] if name is None else name}",
              f"      {record_score_label(rec)}"]

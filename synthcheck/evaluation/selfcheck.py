@@ -20,7 +20,6 @@ per-image rows) to ``history.jsonl`` next to it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -32,6 +31,7 @@ from typing import Any
 
 from ..fsio import atomic_write_text, file_sha256
 from ..home import synthcheck_home
+from ..timestamps import utc_now
 from ..version import code_version
 
 SELFCHECK_DIR = Path(__file__).resolve().parents[1] / "selfcheck_images"
@@ -82,7 +82,7 @@ def expected_accuracy(detector: Any) -> tuple[float | None, str | None]:
 
 
 def _now_utc() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now()
 
 
 def run_selfcheck(detector: Any, *, home: Path | None = None, save: bool = True,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..forensics.images import upscale_nearest
 from .base import Explanation
 
 DISPLAY_SIZE = 256  # small images are upscaled to about this many pixels per side
@@ -25,13 +26,6 @@ SIGNED_CMAP = "bwr"
 def auto_upscale(height: int, width: int, size: int = DISPLAY_SIZE) -> int:
     """Integer nearest-neighbour factor bringing the longer side to about ``size`` pixels."""
     return max(1, size // max(height, width, 1))
-
-
-def upscale_nearest(arr: np.ndarray, factor: int) -> np.ndarray:
-    """Repeat each pixel ``factor`` x ``factor`` times (keeps pixels crisp)."""
-    if factor <= 1:
-        return arr
-    return np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)
 
 
 def _limits(m: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float]:

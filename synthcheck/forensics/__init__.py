@@ -20,7 +20,7 @@ from .copy_move import copy_move_view, detect_copy_move, draw_copy_move
 from .double_jpeg import double_jpeg
 from .ela import ela_difference, ela_view, error_level_analysis, stretch
 from .ghost import ghost_mosaic, ghost_view, jpeg_ghost
-from .images import as_rgb_array, fit_size, jpeg_roundtrip, luminance, upscale_nearest
+from .images import as_rgb_array, enlarge_to, fit_size, jpeg_roundtrip, luminance, upscale_nearest
 from .jpeg_tables import estimate_quality, jpeg_structure, jpeg_tables_view
 from .noise import noise_residual, noise_view, residual_view
 from .region import Box, crop, locator, roi_analysis, zoom
@@ -36,5 +36,5 @@ __all__ = [
     "jpeg_ghost", "jpeg_roundtrip", "jpeg_structure", "jpeg_tables_view", "locator", "luminance",
     "noise_residual", "noise_view", "residual_view", "roi_analysis",
     "spectrum_summary", "spectrum_view", "stretch", "thumbnail_check", "thumbnail_view",
-    "upscale_nearest", "zoom",
+    "enlarge_to", "upscale_nearest", "zoom",
 ]

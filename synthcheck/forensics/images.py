@@ -43,10 +43,18 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: int = 2) -> np.nd
     return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
 
 
-def upscale_nearest(rgb: np.ndarray, min_side: int = 256) -> np.ndarray:
-    """Enlarge small pictures by an integer factor (nearest neighbour) so pixels stay visible."""
-    k = max(1, int(np.ceil(min_side / max(1, min(rgb.shape[:2])))))
-    return rgb if k == 1 else np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
+def upscale_nearest(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Repeat each pixel ``factor`` x ``factor`` times (keeps pixels crisp); the one enlarger
+    of forensic views, explanation overlays and pages."""
+    if factor <= 1:
+        return arr
+    return np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)
+
+
+def enlarge_to(rgb: np.ndarray, min_side: int = 256) -> np.ndarray:
+    """Enlarge small pictures by the integer factor that brings the shorter side to at least
+    ``min_side`` (:func:`upscale_nearest`), so pixels stay visible."""
+    return upscale_nearest(rgb, int(np.ceil(min_side / max(1, min(rgb.shape[:2])))))
 
 
 def fit_size(rgb: np.ndarray, max_side: int = 512) -> np.ndarray:

@@ -18,10 +18,7 @@ or timings) lets anyone check that.
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import hashlib
-import io
 import json
 import os
 import platform
@@ -38,8 +35,10 @@ from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD, band_label
 from ..data.dataset import known_dataset
 from ..explain.metrics.verdicts import map_trust
 from ..explain.visual import map_picture, overlay
-from ..forensics import fit_size, forensic_views, upscale_nearest
+from ..forensics import enlarge_to, fit_size, forensic_views
+from ..imageio import png_base64
 from ..metadata import read_exif
+from ..timestamps import utc_now
 
 REPORT_VERSION = 1
 DEFAULT_METHODS = ("gradcam", "gradient_shap", "lime")
@@ -51,15 +50,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 # -- small helpers ------------------------------------------------------------------------
-def png_b64(rgb: np.ndarray) -> str:
-    """uint8 HxW[x3] -> base64 PNG (deterministic bytes for the same pixels)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def display_png(rgb: np.ndarray) -> str:
-    return png_b64(upscale_nearest(fit_size(rgb, 512), DISPLAY_SIDE))
+    return png_base64(enlarge_to(fit_size(rgb, 512), DISPLAY_SIDE))
 
 
 def _digest(obj: Any) -> str:
@@ -236,7 +228,7 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
     settings = {"seed": options.seed, "methods": methods, "ela_quality": int(ela_quality),
                 "explain_options": explain_options or {}, "threshold": options.threshold,
                 "band_edges": list(options.band_edges)}
-    created_utc = created_utc or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created_utc = created_utc or utc_now()
     report = {
         "report": {"title": title, "version": REPORT_VERSION, "created_utc": created_utc},
         "settings": settings,

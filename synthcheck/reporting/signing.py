@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..fsio import atomic_write_bytes, file_sha256
 from ..home import synthcheck_home
+from ..timestamps import utc_now
 
 ALGORITHM = "Ed25519"
 CANONICALIZATION = "json-sorted-keys-compact-utf8"
@@ -146,7 +146,7 @@ def sign_report(report: dict[str, Any], home: Path | None = None,
         "algorithm": ALGORITHM,
         "public_key": base64.b64encode(raw).decode("ascii"),
         "fingerprint": fingerprint_of(key.public_key()),
-        "signed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "signed_utc": utc_now(),
         "canonicalization": CANONICALIZATION,
         "file_layout": FILE_LAYOUT,
         "how_to_verify": "synthcheck report verify REPORT.json [--images DIR] [--fingerprint HEX]",
