@@ -30,10 +30,8 @@ from .intake import (
     IntakeError,
     IntakeLimits,
     Rejection,
-    is_image_name,
     iter_intake,
     open_zip,
-    walk_folder,
 )
 
 MAX_FILES = 2000
@@ -124,22 +122,6 @@ def check_folder(path: str | os.PathLike, allowed_roots: Sequence[str | os.PathL
         if not any(resolved == r or r in resolved.parents for r in roots):
             raise TriageError(f"{path} is outside the folders this server may read.")
     return resolved
-
-
-def scan_folder(path: str | os.PathLike, *, recursive: bool = True, max_files: int | None = MAX_FILES,
-                allowed_roots: Sequence[str | os.PathLike] | None = None) -> list[Path]:
-    """Image files under ``path`` (sorted; hidden entries and symbolic links skipped, as
-    :func:`synthcheck.intake.walk_folder` does), at most ``max_files`` (None: all).
-
-    With ``allowed_roots``, a folder outside them (after resolving symlinks and ``..``) is refused.
-    """
-    root = check_folder(path, allowed_roots)
-    if not root.is_dir():
-        raise TriageError(f"{root} is not a folder.")
-    found = [p for p, _, why in walk_folder(root, recursive=recursive)
-             if why is None and is_image_name(p.name)]
-    found.sort()
-    return found if max_files is None else found[:max_files]
 
 
 def read_paths(paths: Iterable[str | os.PathLike], max_file_bytes: int = MAX_FILE_BYTES) -> Intake:

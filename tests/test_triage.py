@@ -23,7 +23,6 @@ from synthcheck.triage import (
     read_paths,
     read_zip,
     rejected_records,
-    scan_folder,
     scan_roots_from_env,
     thumbnail_uri,
     to_csv,
@@ -86,16 +85,8 @@ def test_read_zip_not_a_zip() -> None:
         read_zip(b"PK\x03\x04 nope")
 
 
-def test_scan_folder(tmp_path) -> None:
-    (tmp_path / "sub").mkdir()
+def test_read_paths(tmp_path) -> None:
     (tmp_path / "a.PNG").write_bytes(_png(0))
-    (tmp_path / "sub" / "b.jpg").write_bytes(_png(1))
-    (tmp_path / "c.txt").write_text("x")
-    assert [p.name for p in scan_folder(tmp_path)] == ["a.PNG", "b.jpg"]
-    assert [p.name for p in scan_folder(tmp_path, recursive=False)] == ["a.PNG"]
-    assert len(scan_folder(tmp_path, max_files=1)) == 1
-    with pytest.raises(TriageError):
-        scan_folder(tmp_path / "missing")
     intake = read_paths([tmp_path / "a.PNG", tmp_path / "nope.png"])
     assert len(intake.items) == 1 and len(intake.rejected) == 1
 
@@ -141,7 +132,7 @@ def test_allowed_folders(tmp_path, monkeypatch) -> None:
     with pytest.raises(TriageError, match="outside"):
         check_folder(tmp_path / "cases" / ".." / "other", roots)
     with pytest.raises(TriageError, match="outside"):
-        scan_folder(tmp_path / "other", allowed_roots=roots)
+        check_folder(tmp_path / "other", allowed_roots=roots)
     (tmp_path / "cases" / "link").symlink_to(tmp_path / "other")
     with pytest.raises(TriageError, match="outside"):
         check_folder(tmp_path / "cases" / "link", roots)  # symlinks are resolved first

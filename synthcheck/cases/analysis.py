@@ -9,7 +9,6 @@ saved run is reused when it is from today with the same model, otherwise a new o
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,17 +25,8 @@ BATCH = 64  # images per model call (and per write transaction)
 
 
 def model_identity(detector: Any) -> dict[str, Any]:
-    """Name and SHA-256 of the model: of the checkpoint file, else of the weights in memory."""
-    sha, of = getattr(detector, "checkpoint_sha256", None), "checkpoint"
-    if not sha and getattr(detector, "model", None) is not None:
-        h = hashlib.sha256()
-        for key, tensor in sorted(detector.model.state_dict().items()):
-            h.update(key.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        sha, of = h.hexdigest(), "weights"
-    path = getattr(detector, "path", None)
-    return {"name": detector.model_name, "checkpoint": Path(path).name if path else None,
-            "sha256": sha, "sha256_of": of if sha else None}
+    """Name and SHA-256 of the model: :meth:`synthcheck.inference.base.BaseDetector.describe`."""
+    return detector.describe()
 
 
 # -- control run --------------------------------------------------------------------------

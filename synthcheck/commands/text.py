@@ -13,7 +13,10 @@ from typing import Any
 
 def record_lines(rec: Mapping[str, Any], name: str | None = None) -> list[str]:
     """Lines for one record: headline and path, score, why (cannot assess), notes, tiles."""
-    from ..analysis import conclusion_label, record_score_label  # not at import: `--help` stays light
+    from ..analysis import (  # not at import: `--help` stays light
+        conclusion_label,
+        record_score_label,
+    )
 
     label = rec.get("conclusion_label") or conclusion_label(rec.get("conclusion"))
     lines = [f"{label.upper():17s} {rec['path'] if name is None else name}",

@@ -78,16 +78,17 @@ def _class_dirs(split_dir: Path) -> dict[int, Path]:
 
 
 def list_images(split_dir: Path) -> list[tuple[Path, int]]:
-    """Every image file under ``REAL``/``FAKE`` (any case), sorted, with its label."""
+    """Every image file under ``REAL``/``FAKE`` (any case), sorted, with its label: the one
+    folder walk (:func:`synthcheck.intake.walk_folder`: hidden entries skipped, links refused)."""
+    from ..intake import walk_folder
+
     classes = _class_dirs(split_dir)
     if not classes:
         raise DataError(f"{split_dir} has neither a REAL nor a FAKE folder")
     items = []
     for label, folder in sorted(classes.items()):
-        for dirpath, _, files in os.walk(folder):
-            for f in files:
-                if Path(f).suffix.lower() in IMAGE_EXTENSIONS:
-                    items.append((Path(dirpath) / f, label))
+        items += [(path, label) for path, _, why in walk_folder(folder)
+                  if why is None and path.suffix.lower() in IMAGE_EXTENSIONS]
     items.sort(key=lambda t: (t[1], str(t[0])))
     return items
 

@@ -92,10 +92,18 @@ class BaseDetector:
             self._sha256 = file_sha256(self.path)
         return self._sha256
 
+    def weights_sha256(self) -> str | None:
+        """SHA-256 of the weights in memory, for a model with no checkpoint file (none here)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
-        """Short identity of the model for JSON outputs."""
+        """The one identity of the model (JSON outputs, cases, reports, the API): name, file and
+        SHA-256 of the checkpoint file, else of the weights in memory (``sha256_of`` says which)."""
+        sha, of = self.checkpoint_sha256, "checkpoint"
+        if not sha:
+            sha, of = self.weights_sha256(), "weights"
         return {"name": self.model_name, "checkpoint": Path(self.path).name if self.path else None,
-                "sha256": self.checkpoint_sha256}
+                "sha256": sha, "sha256_of": of if sha else None}
 
     def to_array(self, image: LoadedImage) -> np.ndarray:
         """The model's input for one image: uint8 (S, S, 3) at the checkpoint's input size."""

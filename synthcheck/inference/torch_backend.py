@@ -55,6 +55,16 @@ class Detector(BaseDetector):
         model = model_from_checkpoint(ckpt, str(path))
         return cls(model, ckpt, path=str(path), device=device)
 
+    def weights_sha256(self) -> str:
+        """SHA-256 over the state dict (names and bytes, in name order)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for key, tensor in sorted(self.model.state_dict().items()):
+            h.update(key.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     def to_tensor(self, arrays: np.ndarray) -> torch.Tensor:
         """uint8 (N, S, S, 3) -> normalised float tensor on the detector's device."""
         return normalize(torch.from_numpy(np.array(arrays, copy=True)).to(self.device), self.mean, self.std)

@@ -127,7 +127,11 @@ def manifest_paths(path: Path) -> Iterator[Path]:
                 yield (p if p.is_absolute() else path.parent / p).resolve()
 
 
-def _path_items(path: Path, from_manifest: bool) -> Iterator[ScanItem]:
+def _scan_path_items(path: Path, from_manifest: bool) -> Iterator[ScanItem]:
+    """The scan items of one named source. Beside :func:`synthcheck.intake._path_items` on
+    purpose: both classify a named path the same way, but intake reads each file's bytes within
+    an upload budget, while a scan only lists items (workers read them) and follows manifests;
+    folders go through the one walker (:func:`synthcheck.intake.scan_folder`) in both."""
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -141,7 +145,7 @@ def _path_items(path: Path, from_manifest: bool) -> Iterator[ScanItem]:
         yield from _zip_items(path)
     elif not from_manifest and is_manifest(path):
         for listed in manifest_paths(path):
-            yield from _path_items(listed, from_manifest=True)
+            yield from _scan_path_items(listed, from_manifest=True)
     elif not is_image_name(path.name):
         yield _refused(path, f"not an image file type ({path.suffix or 'no extension'}); skipped.")
     else:
@@ -166,7 +170,7 @@ def check_sources(sources: Iterable[str | os.PathLike]) -> list[Path]:
 def iter_items(sources: Iterable[str | os.PathLike]) -> Iterator[ScanItem]:
     """Every input under ``sources`` (folders, ZIPs, manifests, image files), in a stable order."""
     for root in check_sources(sources):
-        yield from _path_items(root, from_manifest=False)
+        yield from _scan_path_items(root, from_manifest=False)
 
 
 def count_items(sources: Iterable[str | os.PathLike]) -> int:
