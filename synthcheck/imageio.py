@@ -286,7 +286,7 @@ def _plain_jpeg_frame(data: bytes) -> int | None:
     libjpeg (an EXIF block, whose orientation Pillow applies; an MPO index, which makes it
     multi-frame; an Adobe marker, which may mean RGB or CMYK), or None."""
     frame = None
-    for marker, i in _jpeg_segments(data):
+    for marker, i in jpeg_segments(data):
         if marker == 0xDA:
             return frame
         if marker == 0xD9:
@@ -430,9 +430,11 @@ _JPEG_ARITHMETIC = frozenset((0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
 _JPEG_FRAMES = frozenset(m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC))
 
 
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
     """(marker, offset) of each JPEG segment up to the first scan (SOS) or the end of image
-    (EOI), both yielded; fill bytes and stand-alone markers skipped."""
+    (EOI), both yielded; fill bytes and stand-alone markers skipped, and the walk stops at a
+    segment length below 2 (a damaged header). The one JPEG segment walker (decoding's fast
+    path and size bounds, the provenance reader)."""
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
@@ -445,12 +447,15 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
         yield marker, i
         if marker in (0xD9, 0xDA):
             return
-        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+        length = (data[i + 2] << 8) | data[i + 3]
+        if length < 2:
+            return
+        i += 2 + length
 
 
 def _jpeg_frame_marker(data: bytes) -> int | None:
     """The SOFn marker of a JPEG (walking the segments before the first scan), or None."""
-    for marker, _ in _jpeg_segments(data):
+    for marker, _ in jpeg_segments(data):
         if marker in _JPEG_FRAMES:
             return marker
     return None

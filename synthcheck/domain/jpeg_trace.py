@@ -25,14 +25,20 @@ _SUBSAMPLING_NAMES = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
 
 @cache
+def ijg_luma_table(quality: int) -> tuple[int, ...]:
+    """libjpeg's (IJG) luminance table at ``quality`` (natural order), read back from a probe
+    save: the one source of standard tables (domain check, forensic JPEG views)."""
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, "JPEG", quality=int(quality))
+    return tuple(Image.open(buf).quantization[0])
+
+
+@cache
 def _standard_luma_tables() -> dict[tuple[int, ...], int]:
     """Pillow's (IJG) luminance table for every quality 1..100, keyed by the table."""
-    tables = {}
-    probe = Image.new("L", (8, 8))
+    tables: dict[tuple[int, ...], int] = {}
     for q in range(100, 0, -1):  # equal tables at low q: keep the higher quality
-        buf = io.BytesIO()
-        probe.save(buf, "JPEG", quality=q)
-        tables.setdefault(tuple(Image.open(buf).quantization[0]), q)
+        tables.setdefault(ijg_luma_table(q), q)
     return tables
 
 

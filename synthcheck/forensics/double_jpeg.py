@@ -13,13 +13,12 @@ central crop of at most 1024x1024 px are used, so it costs about a second at any
 from __future__ import annotations
 
 import io
-from functools import cache
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from ..domain.jpeg_trace import _dct_kron
+from ..domain.jpeg_trace import _dct_kron, ijg_luma_table
 
 ZIGZAG_AC = (1, 8, 16, 9, 2, 3, 10, 17, 24)  # natural-order indices of the first 9 AC terms
 BINS = 20  # histogram of quantised values -BINS..BINS
@@ -48,13 +47,6 @@ def _save(y: np.ndarray, **kw: Any) -> np.ndarray:
     Image.fromarray(y).save(buf, "JPEG", **kw)
     buf.seek(0)
     return np.asarray(Image.open(buf), dtype=np.uint8)
-
-
-@cache
-def _ijg_luma(quality: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.new("L", (8, 8)).save(buf, "JPEG", quality=quality)
-    return np.asarray(Image.open(buf).quantization[0], np.float64)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -93,7 +85,7 @@ def double_jpeg(raw: bytes | None, qualities: range = range(50, 101, 2)) -> dict
     single = _distance(observed, _histograms(_save(shifted, qtables=qtables), table))
     fits = {}
     for q in qualities:
-        if np.array_equal(_ijg_luma(q), table):
+        if np.array_equal(np.asarray(ijg_luma_table(q), np.float64), table):
             continue  # the same table twice is a single save
         twice = _save(_save(shifted, quality=q), qtables=qtables)
         fits[q] = _distance(observed, _histograms(twice, table))

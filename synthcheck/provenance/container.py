@@ -8,7 +8,9 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from itertools import islice
 
+from ..imageio import jpeg_segments
 from .signal import MAX_CHUNKS, MAX_TEXT, MAX_XMP
 
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -41,27 +43,12 @@ def inflate(data: bytes) -> bytes:
 
 
 def _walk_jpeg(data: bytes, found: Found) -> None:
-    """APP1 EXIF/XMP, APP11 JUMBF and COM segments, up to the first scan."""
-    i, n, count = 2, len(data), 0
-    while i + 4 <= n and count < MAX_CHUNKS:
-        count += 1
-        if data[i] != 0xFF:
-            return
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
+    """APP1 EXIF/XMP, APP11 JUMBF and COM segments, up to the first scan (at most
+    ``MAX_CHUNKS`` segments, walked by :func:`synthcheck.imageio.jpeg_segments`)."""
+    for marker, i in islice(jpeg_segments(data), MAX_CHUNKS):
+        if marker not in (0xE1, 0xEB, 0xFE):  # tables, frame headers, other APPn, SOS/EOI
             continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        if marker in (0xDA, 0xD9):
-            return
         length = (data[i + 2] << 8) | data[i + 3]
-        if length < 2:
-            return
-        if marker not in (0xE1, 0xEB, 0xFE):  # tables, frame headers, other APPn: not metadata
-            i += 2 + length
-            continue
         seg = data[i + 4:i + 2 + length]
         if marker == 0xE1 and seg.startswith(b"Exif\x00\x00") and found.exif is None:
             found.exif = seg
@@ -71,7 +58,6 @@ def _walk_jpeg(data: bytes, found: Found) -> None:
             found.c2pa = True
         elif marker == 0xFE and seg.strip(b"\x00 "):
             found.texts.append(("Comment", decode_text(seg[:MAX_TEXT])))
-        i += 2 + length
 
 
 def _walk_png(data: bytes, found: Found) -> None:
