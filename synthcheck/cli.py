@@ -28,8 +28,8 @@ from .commands.common import (
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .analysis import iter_analyze
-    from .commands.progress import Progress
     from .commands.text import record_text
+    from .progress import Progress
 
     detector = load_fast_detector(args)
     options = analysis_options(args, tiles=args.tiles)

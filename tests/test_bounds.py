@@ -289,7 +289,7 @@ class _Tty(io.StringIO):
 
 
 def test_progress_helper_bar_and_final_line() -> None:
-    from synthcheck.commands.progress import Progress
+    from synthcheck.progress import Progress
 
     tty = _Tty()
     with Progress("report images", stream=tty) as p:

@@ -16,7 +16,7 @@ from ..bands import DEFAULT_EDGES
 from .common import seed_arg
 
 if TYPE_CHECKING:
-    from .progress import Progress
+    from ..progress import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def _progress(verb: str) -> Progress:
     """A ``progress(done, total)`` callback: a bar on a terminal's stderr, else one
     ``verb: done/total`` line on stderr at the end (close it, or use it as a context manager)."""
-    from .progress import Progress
+    from ..progress import Progress
 
     return Progress(verb, final_line=True)
 

@@ -58,13 +58,13 @@ def _ensure_control_run(detector, mode: str, quiet: bool) -> None:
 def cmd_make(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..progress import Progress
     from ..reporting.build import build_report, write_json
     from ..reporting.bundle import write_report_bundle
     from ..reporting.html import write_html
     from ..reporting.pdf import write_pdf
     from ..reporting.signing import group_fingerprint, public_fingerprint
     from .common import load_detector, print_json
-    from .progress import Progress
     from .text import record_text
 
     detector = load_detector(args)

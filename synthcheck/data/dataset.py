@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import DataError
 from ..fsio import atomic_directory
 from ..imageio import ImageError, load_image, to_model_array
+from ..progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +160,17 @@ def load_split(
     n_workers = workers or min(32, (os.cpu_count() or 1) * 2)
     iterator = ThreadPoolExecutor(n_workers).map(
         lambda p: _decode_one(p, image_size), [p for p, _ in items], chunksize=256)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=len(items), desc=f"decoding {split}", unit="img")
+    bar = Progress(f"decoding {split}", len(items)) if progress else None
     for i, (arr, digest, err) in enumerate(iterator):
+        if bar is not None and i % 256 == 0:
+            bar(i)
         if arr is None:
             log.warning("skipping unreadable image: %s", err)
             continue
         images[i], keep[i], hashes[i] = arr, True, digest
+    if bar is not None:
+        bar(len(items))
+        bar.close()
     n_skipped = int((~keep).sum())
     if n_skipped:
         log.warning("%d of %d images in %s could not be read and were skipped",

@@ -16,6 +16,7 @@ from ..bands import DEFAULT_THRESHOLD, decide
 from ..data.dataset import CLASS_NAMES
 from ..inference.base import softmax_p_fake
 from ..models.normalization import normalize
+from ..progress import Progress
 
 
 @torch.inference_mode()
@@ -27,17 +28,18 @@ def predict_logits(model: nn.Module, images: np.ndarray | torch.Tensor, mean, st
     device = torch.device(device)
     amp = device.type == "cuda"
     out = []
-    starts = range(0, len(images), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="scoring", unit="batch")
-    for s in starts:
+    bar = Progress("scoring", len(images)) if progress else None
+    for s in range(0, len(images), batch_size):
+        if bar is not None:
+            bar(s)
         chunk = images[s:s + batch_size]
         xb = torch.from_numpy(np.array(chunk, copy=True)).to(device, non_blocking=True)
         x = normalize(xb, mean, std)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out.append(model(x).float().cpu())
+    if bar is not None:
+        bar(len(images))
+        bar.close()
     return torch.cat(out).numpy() if out else np.zeros((0, len(CLASS_NAMES)), np.float32)
 
 

@@ -73,7 +73,9 @@ class ScanSummary:
 
 class _Progress:
     """tqdm bar (on a terminal only, with rate and ETA) plus running counts; ``callback`` sees
-    ``(done, total)`` after each chunk (the dashboard polls it)."""
+    ``(done, total)`` after each chunk (the dashboard polls it). Beside
+    :class:`synthcheck.progress.Progress` on purpose: a scan counts skipped (already done) and
+    newly scored inputs apart and reports both, which the plain counter does not."""
 
     def __init__(self, total: int | None, show: bool | None,
                  callback: Callable[[int, int | None], None] | None) -> None:

@@ -1,4 +1,4 @@
-"""Progress of long commands on stderr: a tqdm bar when stderr is a terminal, else nothing.
+"""Progress of long work on stderr: a tqdm bar when stderr is a terminal, else nothing.
 
 Stdout stays what the command prints (JSON with ``--json``), and a pipe or a test sees no bar.
 One object serves both callback shapes of the package: ``progress(n_done)`` (analysis, reports)
