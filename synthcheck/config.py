@@ -90,14 +90,6 @@ def _field_type(f: dataclasses.Field) -> type:
     return str
 
 
-def _bool(v: str) -> bool:
-    if v.lower() in ("1", "true", "yes", "on"):
-        return True
-    if v.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean, got {v!r}")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per field (``--no-flag`` for booleans); defaults stay None = unset."""
     parser.add_argument("-c", "--config", help="YAML file of TrainConfig keys (flags override)")

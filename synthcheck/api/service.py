@@ -171,7 +171,13 @@ async def verify(*, files: list[UploadFile], explain: str | None, settings: Sett
                  detector: Detector, batcher: MicroBatcher, state: Any,
                  options: AnalysisOptions | None = None) -> list[dict[str, Any]]:
     """Per upload: the ``synthcheck predict --json`` record (plus ``explanation`` on request),
-    built by :func:`synthcheck.analysis.build_analysis` like every other face."""
+    built by :func:`synthcheck.analysis.build_analysis` like every other face.
+
+    Why this is not :func:`synthcheck.analysis.iter_analyze`: that pipeline blocks a thread per
+    call and batches one caller's inputs, while a server must decode off the event loop under
+    a shared heavy-decode limit and batch the model across concurrent requests (the
+    :class:`MicroBatcher`). Only decoding and batching differ; scores become an analysis (the
+    threshold, band, conclusion, domain check and provenance) through the same function."""
     from .limits import mark_submitted
 
     if explain is not None and explain not in settings.explain_methods:
