@@ -33,6 +33,7 @@ DEFAULT_MAX_PIXELS = int(os.environ.get("SYNTHCHECK_MAX_PIXELS", 64_000_000))
 # Refuse files larger than this many bytes before reading them into memory.
 DEFAULT_MAX_BYTES = int(os.environ.get("SYNTHCHECK_MAX_BYTES", 64 * 1024 * 1024))
 READ_CHUNK = 1 << 20
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}  # file types taken from folders
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never silently grey
 # We enforce our own pixel limit; keep PIL's bomb check as a second line of defence above it.
@@ -547,3 +548,11 @@ def png_base64(rgb: np.ndarray, optimize: bool = False) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", optimize=optimize)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def upscale_nearest(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Repeat each pixel ``factor`` x ``factor`` times (keeps pixels crisp); the one enlarger
+    of forensic views, explanation overlays and pages."""
+    if factor <= 1:
+        return arr
+    return np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)

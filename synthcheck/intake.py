@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from .data.dataset import IMAGE_EXTENSIONS
-from .imageio import DEFAULT_MAX_BYTES, display_name, file_kind, read_bounded
+from .imageio import DEFAULT_MAX_BYTES, IMAGE_EXTENSIONS, display_name, file_kind, read_bounded
 from .timestamps import utc_from_timestamp
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")

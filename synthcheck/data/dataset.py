@@ -20,13 +20,12 @@ import numpy as np
 
 from ..errors import DataError
 from ..fsio import atomic_directory
-from ..imageio import ImageError, load_image, to_model_array
+from ..imageio import IMAGE_EXTENSIONS, ImageError, load_image, to_model_array
 from ..progress import Progress
 
 log = logging.getLogger(__name__)
 
 CLASS_NAMES: tuple[str, str] = ("REAL", "FAKE")  # label index = position; p_fake = p(label 1)
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CACHE_VERSION = 1
 # Data sets whose make-up is known, keyed by a word in the training folder or config that a
 # checkpoint records (``data.root``, ``config.data``).

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..forensics.images import upscale_nearest
+from ..imageio import upscale_nearest
 from .base import Explanation
 
 DISPLAY_SIZE = 256  # small images are upscaled to about this many pixels per side

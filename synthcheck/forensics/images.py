@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..imageio import LoadedImage, load_image
+from ..imageio import LoadedImage, load_image, upscale_nearest
 
 
 def as_rgb_array(image: Any) -> np.ndarray:
@@ -41,14 +41,6 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: int = 2) -> np.nd
         buf, format="JPEG", quality=int(quality), subsampling=int(subsampling))
     buf.seek(0)
     return np.asarray(Image.open(buf).convert("RGB"), dtype=np.uint8)
-
-
-def upscale_nearest(arr: np.ndarray, factor: int) -> np.ndarray:
-    """Repeat each pixel ``factor`` x ``factor`` times (keeps pixels crisp); the one enlarger
-    of forensic views, explanation overlays and pages."""
-    if factor <= 1:
-        return arr
-    return np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)
 
 
 def enlarge_to(rgb: np.ndarray, min_side: int = 256) -> np.ndarray:
