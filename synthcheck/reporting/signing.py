@@ -390,7 +390,7 @@ def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
         notes.append(f"{len(rows) - coverage.n_listed} listed image(s) were unreadable at analysis "
                      "time (no hash recorded), so they cannot be checked")
     if folder is None and coverage.n_listed:
-        notes.append("no image folder was given: the images were not checked")
+        notes.append("no images were supplied, so none was checked")
     return ReportCheck(decide(problems, coverage), problems, fp, signed_utc, notes, rows, path, coverage)
 
 
