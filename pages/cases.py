@@ -432,13 +432,17 @@ def timeline(case_id: str) -> None:
                "the chain and names the first entry that was edited, deleted or moved.")
 
 
+SHOW_STATUS = {"verified": st.success, "incomplete": st.warning, "failed": st.error,
+               "unreadable": st.error}  # only a failure (or input that cannot be read) is red
+
+
 def kept_result(store: str, key: str, dismiss_key: str) -> None:
     """A check result kept in session state, shown until its Dismiss button is pressed."""
     res = st.session_state.get(store, {}).get(key)
     if res is None:
         return
     with st.container(border=True):
-        (st.success if res["ok"] else st.error)(plain(res["summary"]))
+        SHOW_STATUS[res["status"]](plain(res["summary"]))
         for p in res["problems"][:MAX_FLASH]:
             st.error(plain(p))
         if len(res["problems"]) > MAX_FLASH:
@@ -455,8 +459,8 @@ def verify_case(case: dict[str, Any]) -> None:
     if action_button("Verify the case", "verify"):
         res = cases.verify_case(case["id"], actor=actor())
         st.session_state.setdefault(CASE_CHECKS, {})[case["id"]] = {
-            "ok": res.ok, "summary": res.summary(), "problems": res.problems[1:],
-            "notes": res.warnings[1 if res.ok else 0:], "rows": []}
+            "status": res.status, "summary": res.summary(), "problems": res.problems[1:],
+            "notes": res.warnings[0 if res.status == "failed" else 1:], "rows": []}
         st.rerun()  # the header's audit count includes this verification
     kept_result(CASE_CHECKS, case["id"], "cases_verify_dismiss")
 
@@ -482,14 +486,18 @@ def export(case: dict[str, Any]) -> None:
                                    mime.get(kind), key=f"cases_download_{kind}")
 
 
+IMAGE_STATUS = {"match": "found, matches", "changed": "other bytes", "missing": "not supplied",
+                "no hash recorded": "unreadable at analysis time"}
+
+
 def check_report(files: list[Any]) -> dict[str, Any]:
     """Verify an uploaded signed report (its one .json) against the images uploaded with it."""
-    from synthcheck.reporting.signing import ReportReadError, verify_report
+    from synthcheck.reporting.signing import group_fingerprint, verify_report
 
     reports = [f for f in files if f.name.lower().endswith(".json")]
     if len(reports) != 1:
         why = "no .json file among the uploads" if not reports else f"{len(reports)} .json files"
-        return {"ok": False, "summary": f"Upload exactly one signed report (report.json): {why}.",
+        return {"status": "unreadable", "summary": f"Upload exactly one signed report (report.json): {why}.",
                 "problems": [], "notes": [], "rows": []}
     images = [f for f in files if f is not reports[0]]
     with tempfile.TemporaryDirectory(prefix="synthcheck-verify-") as tmp:
@@ -497,20 +505,21 @@ def check_report(files: list[Any]) -> dict[str, Any]:
             name = Path(f.name.replace("\\", "/")).name or "image"
             dest = Path(tmp) / name
             (dest.with_name(f"{i}-{name}") if dest.exists() else dest).write_bytes(f.getvalue())
-        try:
-            res = verify_report(reports[0].getvalue(), images_dir=tmp if images else None)
-        except ReportReadError as exc:
-            return {"ok": False, "summary": str(exc), "problems": [], "notes": [], "rows": []}
-    where = [(tmp, "the uploaded images")]
-    problems = [p.replace(*where[0]) for p in res.problems]
-    notes = [n.replace(*where[0]) for n in res.notes]
-    if not images:
-        notes.append("No images were uploaded with it: only the signature and layout were checked.")
-    grouped = res.to_dict()["fingerprint_grouped"] or "(none)"
-    summary = (f"{reports[0].name}: signature valid, signed {res.signed_utc} by key {grouped}."
-               if res.ok else f"{reports[0].name}: NOT VERIFIED - {len(problems)} problem(s).")
-    return {"ok": res.ok, "summary": summary, "problems": problems, "notes": notes,
-            "rows": [{k: str(v) for k, v in r.items()} for r in res.images]}
+        res = verify_report(reports[0].getvalue(), images_dir=tmp if images else None,
+                            name=reports[0].name)
+    hide = (tmp, "the uploaded images")
+    notes = [n.replace(*hide) for n in res.notes]
+    if res.status == "unreadable":
+        return {"status": res.status, "summary": res.summary().replace(*hide),
+                "problems": [], "notes": [], "rows": []}
+    if res.fingerprint:
+        notes.insert(0, f"Signed {res.signed_utc or '(time not recorded)'} by key "
+                        f"{group_fingerprint(res.fingerprint)}.")
+    rows = [{"image": r["image"], "status": IMAGE_STATUS.get(r["status"], r["status"]),
+             "found as": r.get("found") or "—", "recorded SHA-256": (r.get("sha256") or "—")[:16]}
+            for r in res.images]
+    return {"status": res.status, "summary": f"{reports[0].name}: {res.summary().replace(*hide)}",
+            "problems": [p.replace(*hide) for p in res.problems[1:]], "notes": notes, "rows": rows}
 
 
 def verify_report_form() -> None:

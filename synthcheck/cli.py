@@ -16,7 +16,7 @@ from typing import Any
 from .bands import DEFAULT_EDGES
 from .commands.common import (
     EXIT_BAD_INPUT,
-    EXIT_ERROR,
+    EXIT_FAILED,
     EXIT_OK,
     add_detector_args,
     analysis_options,
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (SynthCheckError, ValueError, RuntimeError, OSError) as exc:
         print(f"synthcheck {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -125,16 +125,18 @@ def read_regular_file(path: str | os.PathLike | bytes, max_bytes: int, name: str
     return out
 
 
-def read_bounded(path: str | os.PathLike | bytes, max_bytes: int) -> bytes | str:
+def read_bounded(path: str | os.PathLike | bytes, max_bytes: int, *,
+                 follow_symlinks: bool = True) -> bytes | str:
     """The bytes of a regular file, or why not (a phrase, no name, no final full stop).
 
-    The type is checked with ``os.stat`` (symbolic links followed) before the file is opened,
-    so FIFOs, devices and sockets, or links to them, are refused without a read; the file is
-    then opened non-blocking, checked again on the open descriptor (it may have been swapped),
-    and read in chunks that stop at ``max_bytes`` + 1 bytes.
+    The type is checked with ``os.stat`` (symbolic links followed; ``os.lstat`` and
+    ``O_NOFOLLOW`` with ``follow_symlinks=False``, which refuses any link) before the file is
+    opened, so FIFOs, devices and sockets, or links to them, are refused without a read; the
+    file is then opened non-blocking, checked again on the open descriptor (it may have been
+    swapped), and read in chunks that stop at ``max_bytes`` + 1 bytes.
     """
     try:
-        st = os.stat(path)
+        st = os.stat(path) if follow_symlinks else os.lstat(path)
     except FileNotFoundError:
         return "no such file"
     except (OSError, ValueError) as exc:
@@ -144,6 +146,8 @@ def read_bounded(path: str | os.PathLike | bytes, max_bytes: int) -> bytes | str
         return why
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(
         os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -177,8 +181,10 @@ def _os_reason(exc: BaseException) -> str:
 
 
 def _over_limit(size: int, max_bytes: int) -> str | None:
-    if size > max_bytes:
+    if size > max_bytes >= 2**20:
         return f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit"
+    if size > max_bytes:  # a small limit (a stored file's recorded size) in bytes
+        return f"file is {size:,} bytes, over the limit of {max_bytes:,}"
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -163,3 +164,52 @@ def test_case_cli_subprocess_never_prints_a_traceback(home) -> None:
     p = subprocess.run([sys.executable, "-m", "synthcheck", "case", "verify", "missing-case"],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "no case" in p.stderr
+
+
+def _case_with_images(capsys, evidence) -> tuple[str, list[dict]]:
+    """A case holding the evidence folder's two images (no analysis: nothing model-dependent)."""
+    rc, case, _ = run_json(capsys, "new", "Blobs")
+    rc, added, _ = run_json(capsys, "add", case["id"], str(evidence[0]))
+    assert rc == 0 and len(added["added"]) == 2
+    return case["id"], added["added"]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("swap", ["fifo", "link to /dev/zero"])
+def test_case_verify_refuses_a_blob_swapped_for_a_pipe_or_device(home, evidence, capsys, swap) -> None:
+    from synthcheck.cases import BlobStore, check_case
+
+    cid, added = _case_with_images(capsys, evidence)
+    rc, res, _ = run_json(capsys, "verify", cid, "--no-record")
+    assert (rc, res["status"], res["n_matching"]) == (0, "verified", 2)
+    assert check_case(cid, blobs=False).status == "incomplete"  # images not checked: not verified
+    blob = BlobStore(home).path_for(added[0]["sha256"])
+    blob.unlink()
+    if swap == "fifo":
+        os.mkfifo(blob)  # nobody writes to it: reading it would block forever
+    else:
+        blob.symlink_to("/dev/zero")  # reading it would never end
+    rc, res, _ = run_json(capsys, "verify", cid, "--no-record")
+    assert (rc, res["status"], res["n_mismatched"], res["n_matching"]) == (1, "failed", 1, 1)
+    word = "FIFO" if swap == "fifo" else "symbolic link"
+    assert any(added[0]["sha256"][:16] in p and word in p for p in res["problems"]), res["problems"]
+    rc, text, _ = run(capsys, "verify", cid, "--no-record")
+    assert rc == 1 and "TAMPERING DETECTED" in text
+
+
+def test_case_verify_states_its_status_and_exit_code(home, evidence, capsys) -> None:
+    cid, added = _case_with_images(capsys, evidence)
+    rc, text, _ = run(capsys, "verify", cid)
+    assert rc == 0 and "intact" in text and "all 2 stored images checked and match" in text
+    from synthcheck.cases import BlobStore
+
+    blob = BlobStore(home).path_for(added[1]["sha256"])
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b"appended")  # more bytes than recorded: never read past them
+    rc, res, _ = run_json(capsys, "verify", cid, "--no-record")
+    assert (rc, res["status"]) == (1, "failed") and "over the limit of" in res["problems"][0]
+    blob.unlink()
+    rc, res, _ = run_json(capsys, "verify", cid, "--no-record")
+    assert (rc, res["status"]) == (1, "failed") and "missing from the blob store" in res["problems"][0]
+    rc, _, err = run(capsys, "verify", "no-such-case")
+    assert rc == 2 and "no case" in err

@@ -71,7 +71,7 @@ def test_case_routes_end_to_end(client, home) -> None:
     assert [c["id"] for c in client.get("/v1/cases").json()] == [cid]
 
     v = client.post(f"/v1/cases/{cid}/verify").json()
-    assert v["ok"] is True and v["first_broken_seq"] is None
+    assert v["status"] == "verified" and v["ok"] is True and v["first_broken_seq"] is None
 
     r = client.post(f"/v1/cases/{cid}/export", params={"methods": "none"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
@@ -80,7 +80,7 @@ def test_case_routes_end_to_end(client, home) -> None:
     assert hashlib.sha256(r.content).hexdigest() == r.headers["X-SynthCheck-Report-SHA256"]
     from synthcheck.reporting.signing import verify_report
 
-    assert verify_report(signed).ok
+    assert verify_report(signed).status == "incomplete"  # signature valid; images not given
     r = client.post(f"/v1/cases/{cid}/export", params={"methods": "none", "format": "zip"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert sorted(zipfile.ZipFile(io.BytesIO(r.content)).namelist()) == [
@@ -95,7 +95,7 @@ def test_case_routes_end_to_end(client, home) -> None:
     conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
     conn.close()
     v = client.post(f"/v1/cases/{cid}/verify", params={"record": "false"}).json()
-    assert v["ok"] is False and v["first_broken_seq"] == 3 and "entry 3" in v["problems"][0]
+    assert v["status"] == "failed" and v["ok"] is False and v["first_broken_seq"] == 3 and "entry 3" in v["problems"][0]
 
 
 def test_case_route_errors(client, home) -> None:

@@ -178,8 +178,8 @@ def test_verify_a_signed_report_from_the_page(home, tiny_detector, tmp_path) -> 
         [("report.json", report, "application/json"), ("a.png", png(1), "image/png"),
          ("b.png", png(2), "image/png")]).run()
     ok(at.button(key="cases_report_verify").click().run())
-    assert "signature valid" in texts(at.success)
-    assert "2 of 2 analysed images found in the uploaded images" in texts(at.caption)
+    assert "report.json: signature valid; all 2 images checked and match" in texts(at.success)
+    assert not at.error and not at.warning
     ok(at.toggle(key="cases_report_on").set_value(False).run())  # the result stays until dismissed
     assert "signature valid" in texts(at.success)
     ok(at.button(key="cases_report_dismiss").click().run())
@@ -192,8 +192,30 @@ def test_verify_a_signed_report_from_the_page(home, tiny_detector, tmp_path) -> 
         [("report.json", edited, "application/json"), ("a.png", png(9), "image/png")]).run()
     ok(at.button(key="cases_report_verify").click().run())
     errors = texts(at.error)
-    assert "NOT VERIFIED" in errors and "signature" in errors and "the uploaded images" in errors
+    assert "FAILED - 2 problem(s)" in errors and "signature" in errors and "a.png differs" in errors
     assert str(tmp_path) not in errors and "/tmp/synthcheck-verify-" not in errors
     at.file_uploader(key="cases_report_files").set_value([("a.png", png(1), "image/png")]).run()
     ok(at.button(key="cases_report_verify").click().run())
     assert "Upload exactly one signed report" in texts(at.error)
+
+
+def test_a_report_checked_with_some_of_its_images_is_incomplete_not_red(home, tiny_detector, tmp_path) -> None:
+    cid = _case_with_images()
+    cases.analyze_case(cid, tiny_detector, control=False)
+    cases.export_case(cid, tmp_path, tiny_detector, methods=[])
+    report = (tmp_path / "report.json").read_bytes()
+    at = page()
+    ok(at.toggle(key="cases_report_on").set_value(True).run())
+    at.file_uploader(key="cases_report_files").set_value(
+        [("report.json", report, "application/json"), ("a.png", png(1), "image/png")]).run()
+    ok(at.button(key="cases_report_verify").click().run())
+    assert not at.error and not at.success  # a subset is not a forgery, nor the whole check
+    assert "signature valid; 1 of 2 images checked and match; 1 not supplied" in texts(at.warning)
+    table = next(d.value for d in at.dataframe if "found as" in d.value.columns)
+    assert sorted(table["status"]) == ["found, matches", "not supplied"]
+    assert "None" not in table.astype(str).to_numpy().ravel().tolist() and not table.isna().any().any()
+    at.file_uploader(key="cases_report_files").set_value(
+        [("report.json", b"[" * 100_000 + b"]" * 100_000, "application/json")]).run()
+    ok(at.button(key="cases_report_verify").click().run())
+    assert "cannot be verified: report.json: is not a JSON report" in texts(at.error)
+    assert "FAILED" not in texts(at.error) and not at.warning

@@ -176,20 +176,20 @@ def test_signed_report_and_verify_end_to_end(files, tmp_path, capsys, monkeypatc
     assert hashlib.sha256(js.read_bytes()).hexdigest() in html and "Signed report" in html
 
     fp = summary["fingerprint"]
-    assert cli_main(["report", "verify", str(js)]) == 0
-    assert capsys.readouterr().out.startswith("VERIFIED")
+    assert cli_main(["report", "verify", str(js)]) == 3  # signature valid, images not given
+    assert capsys.readouterr().out.startswith("INCOMPLETE")
     assert cli_main(["report", "verify", str(js), "--images", str(imgs), "--fingerprint", fp, "--json"]) == 0
     check = json.loads(capsys.readouterr().out)
-    assert check["ok"] and [r["status"] for r in check["images"]] == ["match", "match"]
+    assert check["status"] == "verified" and [r["status"] for r in check["images"]] == ["match", "match"]
     assert cli_main(["report", "verify", str(js), "--fingerprint", "ab" * 32]) == 1
     assert "not by the trusted key" in capsys.readouterr().out
     (imgs / f"copy-of-{files[1].name}").unlink()
-    assert cli_main(["report", "verify", str(js), "--images", str(imgs)]) == 1
-    assert "is not in" in capsys.readouterr().out
+    assert cli_main(["report", "verify", str(js), "--images", str(imgs)]) == 3  # a subset: incomplete
+    assert "1 of 2 images checked and match; 1 not supplied" in capsys.readouterr().out
 
     raw = js.read_bytes()
     js.write_bytes(raw.replace(b'"n_images": 2', b'"n_images": 3', 1))
-    assert cli_main(["report", "verify", str(js)]) == 1
+    assert cli_main(["report", "verify", str(js)]) == 1  # failed outranks the images not given
     assert "changed after signing" in capsys.readouterr().out
     js.write_bytes(raw[:-40])
     assert cli_main(["report", "verify", str(js)]) == 2

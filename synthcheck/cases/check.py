@@ -10,6 +10,13 @@ also rewrote the head kept in the case row. The signed anchors kept outside the 
 (:mod:`.anchors`, written after each write session) are always checked the same way, so a
 truncated or fully recomputed log fails even with no report at hand. Warnings (the case is not
 failed for them): analysis runs that started but never finished, entries no anchor vouches for.
+
+The outcome is a state of :mod:`synthcheck.reporting.verification`: ``verified``; ``failed`` on
+any problem, a missing or replaced stored image included (the blob store is SynthCheck's own
+custody, so nothing there is merely "not supplied"); ``incomplete`` only when the stored images
+were not checked (``blobs=False``). An unknown case or an unreadable ``--report`` raises
+:class:`CaseError` (``unreadable``, exit 2 in the CLI). Stored images are read as regular files
+only, never past their recorded size, so a blob swapped for a pipe or a device cannot hang it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..reporting.verification import FAILED, VERIFIED, Coverage, Status, decide, describe
 from . import anchors as _anchors
 from . import audit
 from .service import CaseError, case_row
@@ -42,10 +50,11 @@ MAX_PROBLEMS = 200  # problems listed per kind (the count is always exact)
 
 @dataclass
 class CaseCheck:
-    """Result of :func:`check_case`; ``ok`` only when the chain, the evidence and the blobs agree."""
+    """Result of :func:`check_case`: ``verified`` only when the chain, the anchors, the evidence
+    rows and every stored image agree (the states of :mod:`synthcheck.reporting.verification`)."""
 
     case_id: str
-    ok: bool
+    status: Status
     n_entries: int
     head_seq: int
     head_hash: str
@@ -53,30 +62,41 @@ class CaseCheck:
     chain_problems: list[str] = field(default_factory=list)
     evidence_problems: list[str] = field(default_factory=list)
     n_rows_checked: int = 0
-    n_images_checked: int = 0
+    coverage: Coverage = field(default_factory=Coverage)
     checked_utc: str = ""
     warnings: list[str] = field(default_factory=list)
     n_anchors: int = 0
 
     @property
+    def ok(self) -> bool:
+        """True only when ``verified``."""
+        return self.status == VERIFIED
+
+    @property
     def problems(self) -> list[str]:
         return self.chain_problems + self.evidence_problems
 
+    @property
+    def n_images_checked(self) -> int:
+        """Stored images found and hashed."""
+        return self.coverage.n_supplied
+
     def summary(self) -> str:
-        """One sentence for the user."""
-        if self.ok:
-            warned = (f" {len(self.warnings)} warning(s): {self.warnings[0]}"
-                      if self.warnings else "")
-            return (f"case {self.case_id}: intact - {self.n_entries} audit entries chain up to head "
-                    f"{self.head_hash[:16]}... and agree with {self.n_anchors} signed anchor(s), "
-                    f"{self.n_rows_checked} evidence rows and {self.n_images_checked} stored "
-                    f"images match.{warned}")
-        first = (f"first broken entry: {self.first_broken_seq}; " if self.first_broken_seq else "")
-        return (f"case {self.case_id}: TAMPERING DETECTED - {first}{len(self.problems)} problem(s): "
-                f"{self.problems[0]}")
+        """One sentence for the user (:func:`~synthcheck.reporting.verification.describe`)."""
+        first = f"first broken entry: {self.first_broken_seq}; " if self.first_broken_seq else ""
+        holds = (f"intact - {self.n_entries} audit entries chain up to head {self.head_hash[:16]}... "
+                 f"and agree with {self.n_anchors} signed anchor(s) and {self.n_rows_checked} "
+                 "evidence rows")
+        said = describe(self.status, self.coverage, self.problems, holds=holds,
+                        failed=f"TAMPERING DETECTED - {first}", noun="stored image", missing="not checked")
+        warned = (f" {len(self.warnings)} warning(s): {self.warnings[0]}"
+                  if self.warnings and self.status != FAILED else "")
+        return f"case {self.case_id}: {said}.{warned}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "problems": self.problems, "summary": self.summary()}
+        out = {k: v for k, v in asdict(self).items() if k != "coverage"}
+        return {**out, "ok": self.ok, **self.coverage.to_dict(), "n_images_checked": self.n_images_checked,
+                "problems": self.problems, "summary": self.summary()}
 
 
 def _evidence_rows(conn: sqlite3.Connection, case_id: str) -> dict[str, dict[int, sqlite3.Row]]:
@@ -118,7 +138,7 @@ def _orphaned_log(conn: sqlite3.Connection, case_id: str) -> CaseCheck | None:
         return None
     problem = (f"the case's own record was deleted, but its audit log of {n} entries remains "
                "(the case was removed outside SynthCheck)")
-    return CaseCheck(case_id, False, n, 0, "", None, [problem], [], 0, 0, audit.now_utc())
+    return CaseCheck(case_id, FAILED, n, 0, "", None, [problem], checked_utc=audit.now_utc())
 
 
 @dataclass
@@ -135,16 +155,18 @@ class ReportAnchor:
 
 def report_anchor(path: str | Path) -> ReportAnchor:
     """Read the audit head a signed case report recorded (and check its signature)."""
-    data = Path(path).read_bytes()
+    from ..reporting.signing import ReportReadError, read_report_file, verify_report
+
     try:
-        report = json.loads(data)
+        data, report = read_report_file(path)
+    except ReportReadError as exc:
+        raise CaseError(str(exc)) from exc
+    try:
         head = report["case"]["audit_head"]
         seq, digest = int(head["seq"]), str(head["hash"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CaseError(f"{path} is not a SynthCheck case report (no case.audit_head).") from exc
-    from ..reporting.signing import verify_report
-
-    problems = [f"report signature: {p}" for p in verify_report(path).problems]
+    problems = [f"report signature: {p}" for p in verify_report(data).problems]
     return ReportAnchor(str(path), report["case"].get("id"), seq, digest,
                         hashlib.sha256(data).hexdigest(), problems)
 
@@ -227,17 +249,31 @@ def check_case(case_id: str, *, home: Path | None = None, blobs: bool = True,
     for anchor in anchors:
         _merge(chain, *_anchor_problems(case_id, rows, anchor))
     blob_problems: list[str] = []
-    if blobs:
-        store = BlobStore(home)
-        blob_problems = [p for p in (store.problem(r["sha256"]) for r in evidence["images"].values()) if p]
+    outcomes: Counter[str] = Counter()
+    store = BlobStore(home)
+    for r in evidence["images"].values() if blobs else ():
+        outcome, problem = store.check(r["sha256"], _recorded_size(r))
+        outcomes[outcome] += 1
+        blob_problems += [problem] if problem else []
+    n_images = len(evidence["images"])
+    coverage = Coverage(n_images, n_images - outcomes["missing"] if blobs else 0, outcomes["match"],
+                        outcomes["changed"])
     evidence_problems = ref_problems + blob_problems
-    ok = chain.ok and not evidence_problems
+    status = decide(chain.problems + evidence_problems, coverage)
     extra = len(evidence_problems) - MAX_PROBLEMS
     listed = evidence_problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
-    return CaseCheck(case_id, ok, len(rows), chain.head_seq, chain.head_hash, chain.first_broken_seq,
-                     chain.problems[:MAX_PROBLEMS], listed, n_rows,
-                     len(evidence["images"]) if blobs else 0, audit.now_utc(),
+    return CaseCheck(case_id, status, len(rows), chain.head_seq, chain.head_hash, chain.first_broken_seq,
+                     chain.problems[:MAX_PROBLEMS], listed, n_rows, coverage, audit.now_utc(),
                      unfinished_runs(rows) + signed.warnings, signed.n_anchors)
+
+
+def _recorded_size(row: sqlite3.Row) -> int:
+    """The byte count recorded at intake (0 when the row was edited into nonsense: then any
+    stored bytes are over it, and the altered row is reported by the reference check)."""
+    try:
+        return max(int(row["n_bytes"]), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def verify_case(case_id: str, *, home: Path | None = None, record: bool = True,
@@ -247,7 +283,7 @@ def verify_case(case_id: str, *, home: Path | None = None, record: bool = True,
     if record and result.head_hash:  # (nothing to append to when the case row itself is gone)
         with opened(home) as conn, transaction(conn):
             audit.append(conn, case_id, "verify", {
-                "ok": result.ok, "first_broken_seq": result.first_broken_seq,
+                "ok": result.ok, "status": result.status, "first_broken_seq": result.first_broken_seq,
                 "n_entries_checked": result.n_entries, "head_hash_checked": result.head_hash,
                 "n_problems": len(result.problems), "problems": result.problems[:20]}, actor)
         if result.ok:  # (a failed check is logged, but its head is not vouched for)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..fsio import atomic_write_bytes, file_sha256
+from ..fsio import atomic_write_bytes
 from ..home import synthcheck_home
+from ..imageio import read_bounded
 
 DB_NAME = "cases.sqlite3"
 BLOB_DIR = "blobs"
@@ -226,16 +228,22 @@ class BlobStore:
         """The blob's bytes (``OSError`` when missing)."""
         return self.path_for(sha256).read_bytes()
 
-    def problem(self, sha256: str) -> str | None:
-        """None when the blob exists and hashes to its name, else what is wrong, in words."""
+    def check(self, sha256: str, n_bytes: int) -> tuple[str, str | None]:
+        """``("match", None)``, ``("missing", why)`` or ``("changed", why)`` for one stored image.
+
+        Only a regular file (no link, FIFO or device) is read, never more than ``n_bytes`` + 1
+        bytes (the size recorded at intake), so a blob swapped for a pipe or a link to
+        ``/dev/zero`` is reported at once instead of hanging the check.
+        """
         path = self.path_for(sha256)
-        try:
-            actual = file_sha256(path)
-        except FileNotFoundError:
-            return f"stored image {sha256[:16]}... is missing from the blob store ({path})"
-        except OSError as exc:
-            return f"stored image {sha256[:16]}... cannot be read ({exc.strerror or exc})"
+        if not os.path.lexists(path):
+            return "missing", f"stored image {sha256[:16]}... is missing from the blob store ({path})"
+        data = read_bounded(path, max(n_bytes, 0), follow_symlinks=False)
+        if isinstance(data, str):
+            return "changed", (f"stored image {sha256[:16]}... was replaced or modified (the stored "
+                               f"file {data.removeprefix('file ')})")
+        actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            return (f"stored image {sha256[:16]}... no longer matches its SHA-256 "
-                    f"(now {actual[:16]}...): the file was modified")
-        return None
+            return "changed", (f"stored image {sha256[:16]}... no longer matches its SHA-256 "
+                               f"(now {actual[:16]}...): the file was modified")
+        return "match", None

@@ -1,7 +1,8 @@
 """``synthcheck case new|add|analyze|show|export|verify|list|note|tag|log``: cases from the shell.
 
-Thin layer over :mod:`synthcheck.cases`. Exit codes: 0 ok, 1 ``verify`` found tampering (or the
-database failed), 2 bad input (unknown case, unreadable or rejected inputs). ``--json`` on
+Thin layer over :mod:`synthcheck.cases`. Exit codes (:mod:`.common`): 0 ok (``verify``: verified),
+1 ``verify`` failed (or the database failed), 2 bad input (unknown case, unreadable or rejected
+inputs), 3 ``verify`` incomplete. ``--json`` on
 every action prints one JSON document on stdout; progress goes to stderr.
 """
 
@@ -13,12 +14,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..bands import DEFAULT_EDGES
-from .common import seed_arg
+from .common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_FOR_STATUS, EXIT_OK, seed_arg, verify_epilog
 
 if TYPE_CHECKING:
     from ..progress import Progress
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _progress(verb: str) -> Progress:
@@ -189,9 +188,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_case(args.case, record=not args.no_record, actor=args.actor,
                          reports=args.report or [])
     lines = [result.summary()] + [f"  - {p}" for p in result.problems[1:]]
-    lines += [f"  warning: {w}" for w in result.warnings[1 if result.ok else 0:]]
+    lines += [f"  warning: {w}" for w in result.warnings[0 if result.status == "failed" else 1:]]
     _out(args, result.to_dict(), lines)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return EXIT_FOR_STATUS[result.status]
 
 
 def cmd_note(args: argparse.Namespace) -> int:
@@ -244,7 +243,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "case", help="cases: evidence images with a tamper-evident audit log",
         description="Keep evidence in cases (stored by SHA-256 under $SYNTHCHECK_HOME, originals "
                     "never modified), analyse it, verify the hash-chained audit log and export a "
-                    "signed report. Exit codes: 0 ok, 1 verify failed, 2 bad input.")
+                    "signed report. Exit codes: 0 ok, 1 failed (or a database error), 2 bad "
+                    "input, 3 verify incomplete.")
     sub = p.add_subparsers(dest="case_command", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str, detector: bool = False) -> argparse.ArgumentParser:
@@ -287,6 +287,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also copy the images into OUT/images (for `report verify --images`)")
 
     q = action("verify", "check the audit log, the evidence rows and the stored images")
+    q.epilog = "case verify " + verify_epilog(
+        "a broken or truncated audit log, altered or unlogged evidence rows, a stored image missing "
+        "or replaced, a --report the log no longer holds",
+        "all that was checked holds, but not every stored image was checked",
+        "no such case, or a --report that cannot be read")
     q.add_argument("--no-record", action="store_true", help="do not log this verification")
     q.add_argument("--report", action="append", metavar="REPORT.json",
                    help="a signed report exported from this case: the log must still hold the "

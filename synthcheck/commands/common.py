@@ -12,8 +12,19 @@ import sys
 from typing import Any
 
 from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD
+from ..reporting.verification import FAILED, INCOMPLETE, UNREADABLE, VERIFIED, Status
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+# One set of exit codes for every subcommand. 1 is also any error the CLI catches; 2 any bad input.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_FOR_STATUS: dict[Status, int] = {VERIFIED: EXIT_OK, INCOMPLETE: EXIT_INCOMPLETE,
+                                      FAILED: EXIT_FAILED, UNREADABLE: EXIT_BAD_INPUT}
+
+
+def verify_epilog(fails: str, incomplete: str, unreadable: str) -> str:
+    """The exit codes of a ``verify`` subcommand, for its ``--help`` (what each state means there)."""
+    return (f"exit status: {EXIT_OK} verified; {EXIT_INCOMPLETE} incomplete ({incomplete}); "
+            f"{EXIT_FAILED} failed ({fails}); {EXIT_BAD_INPUT} unreadable ({unreadable}) or a usage "
+            "error. See docs/verification.md.")
 
 
 def print_json(obj: Any) -> None:

@@ -5,7 +5,8 @@
 
 ``synthcheck report verify REPORT.json [--images DIR] [--fingerprint HEX] [--json]`` checks the
 signature, the exact bytes and, with ``--images``, that every analysed image is in DIR with its
-recorded SHA-256. Exit 0 verified, 1 verification failed, 2 file unreadable or usage error.
+recorded SHA-256. Exit 0 verified, 3 incomplete (signature valid, some images not supplied),
+1 failed, 2 unreadable or usage error (:data:`.common.EXIT_FOR_STATUS`).
 
 ``verify`` as the first positional always means the subcommand; to report on an image file
 literally named ``verify``, pass it as ``./verify``.
@@ -16,15 +17,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import seed_arg
+from .common import EXIT_BAD_INPUT, EXIT_FOR_STATUS, seed_arg, verify_epilog
 
 VERIFY = "verify"
-EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
 
 def _usage_error(message: str) -> int:
     print(f"synthcheck report: error: {message}", file=sys.stderr)
-    return EXIT_UNREADABLE
+    return EXIT_BAD_INPUT
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -108,22 +108,17 @@ def cmd_make(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(path: str, images: str | None, fingerprint: str | None, as_json: bool) -> int:
-    """Verify one signed report file; print the outcome; exit 0 / 1 / 2 (see module docstring)."""
-    from ..reporting.signing import ReportReadError, group_fingerprint, verify_report
+    """Verify one signed report file; print the outcome; exit by its state (see module docstring)."""
+    from ..reporting.signing import group_fingerprint, verify_report
     from .common import print_json
 
-    try:
-        check = verify_report(path, images_dir=images, trusted_fingerprint=fingerprint)
-    except ReportReadError as exc:
-        if as_json:
-            print_json({"ok": False, "path": path, "unreadable": True, "problems": [str(exc)]})
-        else:
-            print(f"synthcheck report verify: error: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    check = verify_report(path, images_dir=images, trusted_fingerprint=fingerprint)
     if as_json:
         print_json(check.to_dict())
+    elif check.status == "unreadable":
+        print(f"synthcheck report verify: error: {check.problems[0]}", file=sys.stderr)
     else:
-        print(f"{'VERIFIED' if check.ok else 'FAILED'}  {path}")
+        print(f"{check.status.upper()}  {path}\n  {check.summary()}")
         print(f"  signing key  {group_fingerprint(check.fingerprint) or '-'}")
         if fingerprint is None and check.fingerprint:
             print("               (compare with the fingerprint the report's author published, "
@@ -134,7 +129,10 @@ def cmd_verify(path: str, images: str | None, fingerprint: str | None, as_json: 
             print(f"  note: {note}")
         for problem in check.problems:
             print(f"  PROBLEM: {problem}")
-    return EXIT_OK if check.ok else EXIT_FAILED
+        for row in check.images:
+            if row["status"] == "missing":
+                print(f"  not supplied: {row['image']} (SHA-256 {row['sha256'][:16]}...)")
+    return EXIT_FOR_STATUS[check.status]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -148,9 +146,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "signals, verdict, tile grid, explanations with faithfulness, ELA/spectrum/noise "
                     "views, model identity and limits, and the latest control run. The JSON is signed "
                     "with this installation's Ed25519 key (created on first use under "
-                    "$SYNTHCHECK_HOME/keys). `synthcheck report verify` checks a signed report: exit 0 "
-                    "verified, 1 failed, 2 unreadable. A first positional `verify` always means the "
-                    "subcommand (name an image file called verify as ./verify).")
+                    "$SYNTHCHECK_HOME/keys). `synthcheck report verify` checks a signed report "
+                    "(and, with --images, the images it lists). A first positional `verify` always "
+                    "means the subcommand (name an image file called verify as ./verify).",
+        epilog="report verify " + verify_epilog(
+            "bad or missing signature, content altered after signing, another key than --fingerprint, "
+            "or a file in --images under a listed image's name with other bytes",
+            "signature valid and every supplied image matches, but some listed images were not "
+            "supplied: no --images, or not all of them in it",
+            "not a JSON report, nested too deeply, a file that cannot be read, --images not a folder"))
     p.add_argument("paths", nargs="+", help="image files (or: verify REPORT.json)")
     p.add_argument("--out", help="output folder (required when making a report)")
     p.add_argument("--name", default="report", help="file name stem (default report -> report.json/.html/.pdf)")

@@ -37,16 +37,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..fsio import atomic_write_bytes, file_sha256
 from ..home import synthcheck_home
+from ..imageio import display_name, read_bounded
 from ..timestamps import utc_now
+from .verification import UNREADABLE, VERIFIED, Coverage, Status, decide, describe
 
 ALGORITHM = "Ed25519"
 CANONICALIZATION = "json-sorted-keys-compact-utf8"
 FILE_LAYOUT = "json-sorted-keys-indent2-utf8-newline"
 KEY_NAME = "report-signing-ed25519"
+MAX_REPORT_BYTES = 512 * 2**20  # a larger file is refused unread (reports embed pictures, so allow a lot)
+MAX_DEPTH = 64  # reports nest about ten levels; deeper JSON is not a report
 
 
 class ReportReadError(ValueError):
-    """The report file cannot be read or parsed (exit status 2 in the CLI)."""
+    """The report file cannot be read or parsed (:func:`verify_report` says ``unreadable``)."""
 
 
 # -- serialisation ------------------------------------------------------------------------
@@ -163,30 +167,47 @@ def write_signed_json(signed: dict[str, Any], path: str | os.PathLike) -> Path:
 # -- verifying ----------------------------------------------------------------------------
 @dataclass
 class ReportCheck:
-    """Outcome of :func:`verify_report`; ``problems`` empty iff ``ok``."""
+    """Outcome of :func:`verify_report`: one :data:`~.verification.Status` and what led to it.
 
-    ok: bool
+    ``problems`` is empty unless the status is ``failed`` or ``unreadable``; images listed but not
+    supplied are rows with status ``missing`` and the ``coverage`` count, not problems.
+    """
+
+    status: Status
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
     signed_utc: str | None = None
     notes: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
+    coverage: Coverage = field(default_factory=Coverage)
+
+    @property
+    def ok(self) -> bool:
+        """True only when ``verified``."""
+        return self.status == VERIFIED
+
+    def summary(self) -> str:
+        """The one sentence every face shows (:func:`~.verification.describe`)."""
+        return describe(self.status, self.coverage, self.problems)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "path": self.path, "fingerprint": self.fingerprint,
-                "fingerprint_grouped": group_fingerprint(self.fingerprint), "signed_utc": self.signed_utc,
-                "problems": list(self.problems), "notes": list(self.notes), "images": list(self.images)}
+        return {"status": self.status, "ok": self.ok, "summary": self.summary(), "path": self.path,
+                "fingerprint": self.fingerprint, "fingerprint_grouped": group_fingerprint(self.fingerprint),
+                "signed_utc": self.signed_utc, **self.coverage.to_dict(), "problems": list(self.problems),
+                "notes": list(self.notes), "images": list(self.images)}
 
 
 def read_report_file(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
-    """Raw bytes and parsed object of a report file; :class:`ReportReadError` when unusable."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReportReadError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
-    return data, parse_report_bytes(data, str(path))
+    """Raw bytes and parsed object of a report file; :class:`ReportReadError` when unusable.
+
+    Only a regular file of at most :data:`MAX_REPORT_BYTES` is read (a FIFO or a device is
+    refused without a read, so a check never hangs).
+    """
+    data = read_bounded(path, MAX_REPORT_BYTES)
+    if isinstance(data, str):
+        raise ReportReadError(f"{display_name(path)}: {data}.")
+    return data, parse_report_bytes(data, display_name(path))
 
 
 def _check_signature(report: dict[str, Any], problems: list[str]) -> tuple[str, str | None]:
@@ -196,12 +217,13 @@ def _check_signature(report: dict[str, Any], problems: list[str]) -> tuple[str, 
         problems.append("the report is not signed (no signature block)")
         return "", None
     fp = str(sig.get("fingerprint") or "")
+    signed_utc = sig.get("signed_utc") if isinstance(sig.get("signed_utc"), str) else None
     if sig.get("algorithm") != ALGORITHM:
         problems.append(f"unsupported signature algorithm {sig.get('algorithm')!r} (expected {ALGORITHM})")
-        return fp, sig.get("signed_utc")
+        return fp, signed_utc
     if sig.get("canonicalization") != CANONICALIZATION:
         problems.append(f"unknown canonicalization {sig.get('canonicalization')!r}")
-        return fp, sig.get("signed_utc")
+        return fp, signed_utc
     try:
         raw = base64.b64decode(str(sig.get("public_key", "")), validate=True)
         public = Ed25519PublicKey.from_public_bytes(raw)
@@ -209,7 +231,7 @@ def _check_signature(report: dict[str, Any], problems: list[str]) -> tuple[str, 
     except ValueError:
         problems.append("the signature block is damaged (public key or value is not valid base64 "
                         "of the right length)")
-        return fp, sig.get("signed_utc")
+        return fp, signed_utc
     actual_fp = hashlib.sha256(raw).hexdigest()
     if fp != actual_fp:
         problems.append(f"the recorded fingerprint {fp[:16]}... does not belong to the embedded public key "
@@ -218,7 +240,7 @@ def _check_signature(report: dict[str, Any], problems: list[str]) -> tuple[str, 
         public.verify(value, _signed_payload(report))
     except InvalidSignature:
         problems.append("the signature does not match the content: the report was changed after signing")
-    return actual_fp, sig.get("signed_utc")
+    return actual_fp, signed_utc
 
 
 def _hash_folder(folder: Path, max_files: int = 100_000) -> dict[str, list[Path]]:
@@ -232,13 +254,16 @@ def _hash_folder(folder: Path, max_files: int = 100_000) -> dict[str, list[Path]
     return out
 
 
-def _check_images(report: dict[str, Any], images_dir: Path, problems: list[str]) -> list[dict[str, Any]]:
-    """Find each recorded image in ``images_dir`` by SHA-256 (any name) and report what is missing."""
-    if not images_dir.is_dir():
-        problems.append(f"{images_dir} is not a folder")
-        return []
-    by_hash = _hash_folder(images_dir)
-    rows = []
+def _check_images(report: dict[str, Any], images_dir: Path | None, problems: list[str]
+                  ) -> tuple[list[dict[str, Any]], Coverage]:
+    """Find each recorded image in ``images_dir`` by SHA-256 (any name): rows and counts.
+
+    A file under a listed image's name with other bytes is a problem; an image not supplied is
+    only counted (``images_dir`` None: none supplied).
+    """
+    by_hash = _hash_folder(images_dir) if images_dir is not None else {}
+    rows: list[dict[str, Any]] = []
+    listed = supplied = matching = mismatched = 0
     images = report.get("images")
     for i, im in enumerate(images if isinstance(images, list) else [], start=1):
         info = im.get("input") if isinstance(im, dict) else None
@@ -248,56 +273,56 @@ def _check_images(report: dict[str, Any], images_dir: Path, problems: list[str])
         if not sha:
             rows.append({"image": name, "status": "no hash recorded"})
             continue
+        listed += 1
         if sha in by_hash:
+            supplied, matching = supplied + 1, matching + 1
             rows.append({"image": name, "sha256": sha, "status": "match",
                          "found": str(by_hash[sha][0].relative_to(images_dir))})
             continue
-        same_name = images_dir / Path(name).name
-        if same_name.is_file():
+        same_name = images_dir / Path(name).name if images_dir is not None else None
+        if same_name is not None and same_name.is_file():
+            supplied, mismatched = supplied + 1, mismatched + 1
             actual = file_sha256(same_name)
             problems.append(f"{same_name.name} differs from the analysed image (SHA-256 {actual[:16]}... "
                             f"instead of {sha[:16]}...)")
-            rows.append({"image": name, "sha256": sha, "status": "changed", "actual_sha256": actual})
+            rows.append({"image": name, "sha256": sha, "status": "changed", "found": same_name.name,
+                         "actual_sha256": actual})
         else:
-            problems.append(f"{Path(name).name} (SHA-256 {sha[:16]}...) is not in {images_dir}")
             rows.append({"image": name, "sha256": sha, "status": "missing"})
-    return rows
+    return rows, Coverage(listed, supplied, matching, mismatched)
+
+
+def _depth(obj: Any) -> int:
+    """How deeply lists and objects nest in ``obj`` (iterative: any depth is measured safely)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def parse_report_bytes(data: bytes, label: str = "report") -> dict[str, Any]:
-    """Parse a report file's bytes; :class:`ReportReadError` when they are not a JSON object."""
+    """Parse a report file's bytes; :class:`ReportReadError` unless they are a JSON object nested at
+    most :data:`MAX_DEPTH` levels."""
     try:
         obj = json.loads(data.decode("utf-8"))
+    except RecursionError as exc:
+        raise ReportReadError(f"{label}: is not a JSON report (nested too deeply to read).") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise ReportReadError(f"{label}: is not a JSON report ({exc}).") from exc
     if not isinstance(obj, dict):
         raise ReportReadError(f"{label}: is not a JSON report (top level is not an object).")
+    if _depth(obj) > MAX_DEPTH:
+        raise ReportReadError(f"{label}: is not a SynthCheck report (nested more than {MAX_DEPTH} "
+                              "levels deep).")
     return obj
 
 
-def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
-                  images_dir: str | os.PathLike | None = None, trusted_fingerprint: str | None = None,
-                  home: Path | None = None) -> ReportCheck:
-    """Check a signed report (dict, file bytes or path): layout, signature, key, optionally images.
-
-    Raises :class:`ReportReadError` only when a file cannot be read or parsed.
-    """
-    problems: list[str] = []
-    notes: list[str] = []
-    path = None
-    if isinstance(report, dict):
-        obj = report
-    else:
-        if isinstance(report, (bytes, bytearray)):
-            data = bytes(report)
-            obj = parse_report_bytes(data)
-        else:
-            path = str(report)
-            data, obj = read_report_file(report)
-        if data != file_bytes(obj):
-            problems.append("the file was re-formatted or edited after signing (its bytes differ from "
-                            "the signed layout)")
-    fp, signed_utc = _check_signature(obj, problems)
+def _key_notes(fp: str, trusted_fingerprint: str | None, home: Path | None,
+               problems: list[str]) -> list[str]:
+    """Whose key signed it: a problem when not the trusted one, otherwise a note."""
     if trusted_fingerprint is not None:
         want = normalize_fingerprint(trusted_fingerprint)
         if len(want) != 64:
@@ -307,28 +332,66 @@ def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
             problems.append(f"signed by key {group_fingerprint(fp) or '(none)'}, not by the trusted key "
                             f"{group_fingerprint(want)}")
         else:
-            notes.append("signed by the trusted key")
-    elif fp:
-        _, pub = key_paths(home)
-        if pub.exists():
-            try:
-                local = fingerprint_of(serialization.load_pem_public_key(pub.read_bytes()))
-            except (ValueError, TypeError):
-                local = None
-            notes.append("signed by this installation's key" if local == fp else
-                         "signed by another key than this installation's: compare the fingerprint "
-                         "with the one its author published")
+            return ["signed by the trusted key"]
+        return []
+    if not fp:
+        return []
+    _, pub = key_paths(home)
+    if not pub.exists():
+        return ["compare the fingerprint with the one the report's author published"]
+    try:
+        local = fingerprint_of(serialization.load_pem_public_key(pub.read_bytes()))
+    except (ValueError, TypeError):
+        local = None
+    return ["signed by this installation's key" if local == fp else
+            "signed by another key than this installation's: compare the fingerprint "
+            "with the one its author published"]
+
+
+def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
+                  images_dir: str | os.PathLike | None = None, trusted_fingerprint: str | None = None,
+                  home: Path | None = None, name: str | None = None) -> ReportCheck:
+    """Check a signed report (dict, file bytes or path): layout, signature, key, and its images.
+
+    ``name`` labels the report in messages (default: its path, or "report").
+
+    Never raises for bad input: an unreadable file, bytes that are not a JSON object, nesting
+    deeper than :data:`MAX_DEPTH` or an ``images_dir`` that is not a folder give status
+    ``unreadable``. Without ``images_dir`` no image is supplied, so a report that lists images
+    is at best ``incomplete``.
+    """
+    path = None if isinstance(report, (dict, bytes, bytearray)) else str(report)
+    try:
+        if isinstance(report, dict):
+            obj, data = report, None
+        elif isinstance(report, (bytes, bytearray)):
+            data = bytes(report)
+            obj = parse_report_bytes(data, name or "report")
         else:
-            notes.append("compare the fingerprint with the one the report's author published")
-    rows = _check_images(obj, Path(images_dir), problems) if images_dir is not None else []
-    hashed = [r for r in rows if r.get("sha256")]
-    if images_dir is not None and hashed:
-        matched = sum(r["status"] == "match" for r in hashed)
-        notes.append(f"{matched} of {len(hashed)} analysed images found in {images_dir} with their "
-                     "recorded SHA-256" + (f"; {len(rows) - len(hashed)} unreadable at analysis time "
-                                           "(no hash recorded)" if len(rows) > len(hashed) else ""))
-    return ReportCheck(ok=not problems, problems=problems, fingerprint=fp, signed_utc=signed_utc,
-                       notes=notes, images=rows, path=path)
+            data, obj = read_report_file(report)
+        if "signature" not in obj and "images" not in obj:
+            raise ReportReadError(f"{name or path or 'report'}: is not a SynthCheck report (no signature "
+                                  "and no images).")
+        if images_dir is not None and not Path(images_dir).is_dir():
+            raise ReportReadError(f"{images_dir} is not a folder")
+        problems: list[str] = []
+        if data is not None and data != file_bytes(obj):
+            problems.append("the file was re-formatted or edited after signing (its bytes differ from "
+                            "the signed layout)")
+        fp, signed_utc = _check_signature(obj, problems)
+    except ReportReadError as exc:
+        return ReportCheck(UNREADABLE, [str(exc)], path=path)
+    except RecursionError:  # (a dict passed in directly, nested too deeply to serialise)
+        return ReportCheck(UNREADABLE, ["the report is nested too deeply to check"], path=path)
+    notes = _key_notes(fp, trusted_fingerprint, home, problems)
+    folder = Path(images_dir) if images_dir is not None else None
+    rows, coverage = _check_images(obj, folder, problems)
+    if len(rows) > coverage.n_listed:
+        notes.append(f"{len(rows) - coverage.n_listed} listed image(s) were unreadable at analysis "
+                     "time (no hash recorded), so they cannot be checked")
+    if folder is None and coverage.n_listed:
+        notes.append("no images were supplied, so none was checked")
+    return ReportCheck(decide(problems, coverage), problems, fp, signed_utc, notes, rows, path, coverage)
 
 
 def copy_without_signature(report: dict[str, Any]) -> dict[str, Any]:

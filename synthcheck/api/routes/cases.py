@@ -129,7 +129,8 @@ async def analyze(case_id: str, detector: DetectorDep, actor: ActorHeader = None
 async def verify(case_id: str, actor: ActorHeader = None,
                  record: Annotated[bool, Query(description="log this verification")] = True
                  ) -> dict[str, Any]:
-    """``ok`` false names the first broken entry and lists the problems (HTTP 200 either way)."""
+    """``status`` is verified or failed (docs/verification.md); a failure names the first broken
+    entry and lists the problems (HTTP 200 either way)."""
     result = await _call(cases.verify_case, case_id, record=record, actor=_actor(actor),
                          home=synthcheck_home())
     return result.to_dict()
