@@ -24,8 +24,9 @@ import platform
 import random
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig, save_config
 from .data.augment import AugmentCfg, augment_batch
-from .data.dataset import load_split, train_val_split, twins_mask
+from .data.dataset import DecodedSplit, load_split, train_val_split, twins_mask
 from .data.perturb import RobustAugmentCfg, mix_adversarial
 from .data.perturb import apply as robust_apply
 from .domain.features import domain_share, fit_feature_domain, jpeg_profile_for
@@ -200,204 +201,363 @@ def fit(cfg: TrainConfig) -> dict[str, Any]:
         ddp.close()
 
 
+@dataclass
+class _TrainState:
+    """What changes from epoch to epoch; ``last.pt`` keeps it (``train_state`` and ``history``)."""
+
+    epoch: int = -1  # the last finished epoch, 0-based (-1: none yet)
+    best_val: float = float("inf")  # lowest validation loss so far: early stopping watches it
+    bad_epochs: int = 0  # epochs since the validation loss last went down
+    best_score: float = -float("inf")  # best cfg.select score so far: that epoch is best.pt
+    train_seconds: float = 0.0
+    finished: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``train_state`` (the history is saved beside it)."""
+        return {"epoch": self.epoch, "best_val_loss": self.best_val, "bad_epochs": self.bad_epochs,
+                "best_score": self.best_score, "train_seconds": self.train_seconds,
+                "finished": self.finished}
+
+    @classmethod
+    def from_dict(cls, t: dict[str, Any], history: list[dict[str, Any]]) -> _TrainState:
+        """Back from :meth:`to_dict` and the checkpoint's history."""
+        return cls(t["epoch"], t["best_val_loss"], t["bad_epochs"], t["best_score"],
+                   t["train_seconds"], t["finished"], list(history))
+
+    def record(self, cfg: TrainConfig, epoch: int, row: dict[str, Any], seconds: float) -> tuple[bool, bool]:
+        """Add one finished epoch; returns (improved: it becomes best.pt, stop: patience or time is up)."""
+        self.epoch = epoch
+        self.train_seconds += seconds
+        self.history.append(row)
+        if row["val_loss"] < self.best_val:  # early stopping watches the validation loss
+            self.best_val, self.bad_epochs = row["val_loss"], 0
+        else:
+            self.bad_epochs += 1
+        score = -row["val_loss"] if cfg.select == "val_loss" else row["val_acc"]
+        improved = score > self.best_score  # which epoch becomes best.pt / model.pt
+        if improved:
+            self.best_score = score
+        stop = bool((cfg.patience and self.bad_epochs >= cfg.patience) or (
+            cfg.time_limit_min and self.train_seconds >= cfg.time_limit_min * 60))
+        self.finished = stop or epoch + 1 == cfg.epochs
+        return improved, stop
+
+
+@dataclass
+class _Data:
+    """The training split and the part of it this run trains and validates on."""
+
+    split: DecodedSplit
+    tr_idx: np.ndarray
+    va_idx: np.ndarray
+    x_train: torch.Tensor  # uint8 N x S x S x 3, on the training device
+    y_train: torch.Tensor
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+@dataclass
+class _Run:
+    """The fixed parts every epoch uses, built once by :func:`_fit`."""
+
+    cfg: TrainConfig
+    ddp: _Dist
+    model: nn.Module  # the bare model: checkpoints, validation, adversarial examples
+    net: nn.Module  # what the training forward pass calls: the model or its DDP / compiled wrapper
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    teacher: tuple[nn.Module, tuple[float, ...], tuple[float, ...]] | None
+    data: _Data
+    aug: AugmentCfg
+    robust: RobustAugmentCfg
+    bank: torch.Tensor | None  # pre-made perturbed copies of x_train (or None)
+    p_bank: float  # chance a training image is swapped for its bank copy
+    amp_ctx: Any  # bfloat16 autocast on CUDA, else a no-op
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+class _EpochStats(NamedTuple):
+    """One epoch's training totals over all ranks."""
+
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    seen: int
+    seconds: float
+
+
 def _fit(cfg: TrainConfig, ddp: _Dist) -> dict[str, Any]:
-    device = ddp.device
-    out = Path(cfg.out)
+    """:func:`fit`'s steps. Their order is the order of the random draws, which exact resume repeats."""
+    device, out = ddp.device, Path(cfg.out)
     if ddp.main:
         check_output_dir(out)
         save_config(cfg, out / "config.yaml")
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
+    model = _build_model(cfg)
+    mcfg = model.synthcheck_cfg
+    data = _load_data(cfg, ddp, mcfg.input_size, device)
+    model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = _make_optimizer(cfg, model)
+    sched = _make_scheduler(cfg, opt, math.ceil(len(data.tr_idx) / (cfg.batch_size * ddp.world)))
+    teacher = _teacher(cfg, device, mcfg.input_size)
+    if cfg.select not in ("val_loss", "val_acc"):
+        raise ValueError(f"unknown select {cfg.select!r} (val_loss | val_acc)")
+    state, resume_rng = _resume(cfg, ddp, model, opt, sched, out / "last.pt")
+    net = _wrap(model, cfg, ddp, device)
+    aug = AugmentCfg(cfg.hflip, cfg.crop_padding, cfg.rotate_degrees)
+    robust = RobustAugmentCfg.from_train_config(cfg)
+    bank, p_bank = _make_bank(cfg, ddp, robust, data.x_train)
+    amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.amp
+               else nullcontext())
+    run = _Run(cfg, ddp, model, net, opt, sched, teacher, data, aug, robust, bank, p_bank, amp_ctx,
+               tuple(mcfg.mean), tuple(mcfg.std))
+    if resume_rng is not None:  # last: nothing above may draw from the restored streams
+        set_rng_state(resume_rng, device)
 
+    for epoch in range(state.epoch + 1, cfg.epochs):
+        if state.finished:
+            break
+        if _run_epoch(run, state, epoch):
+            break
+
+    if not ddp.main:
+        return {}
+    return finalize(cfg, out, data.split, data.va_idx, data.tr_idx, device, state.train_seconds, ddp.world)
+
+
+def _build_model(cfg: TrainConfig) -> nn.Module:
+    """A fresh ``cfg.model``; with ``init_from`` (fine-tuning) it takes that checkpoint's weights."""
     model_kwargs = {"freeze_backbone": cfg.freeze_backbone or None, "drop_rate": cfg.drop_rate}
     model = create_model(cfg.model, pretrained=cfg.pretrained, **model_kwargs)
-    mcfg = model.synthcheck_cfg
-    mean, std = tuple(mcfg.mean), tuple(mcfg.std)
     if cfg.init_from:  # fine-tune: same architecture, weights from an earlier checkpoint
         init = load_checkpoint(cfg.init_from)
         if init.get("model_name") != cfg.model:
             raise ValueError(f"{cfg.init_from} holds {init.get('model_name')}, not {cfg.model}")
         model.load_state_dict(init["state_dict"])
+    return model
 
-    train_split = load_split(cfg.data, "train", mcfg.input_size, cfg.cache_dir, progress=ddp.main and cfg.progress)
-    tr_idx, va_idx = train_val_split(train_split.labels, cfg.val_fraction, cfg.seed)
+
+def _load_data(cfg: TrainConfig, ddp: _Dist, input_size: int, device: torch.device) -> _Data:
+    """Decode the train split, hold out the seeded validation share, put the training part on ``device``."""
+    split = load_split(cfg.data, "train", input_size, cfg.cache_dir, progress=ddp.main and cfg.progress)
+    tr_idx, va_idx = train_val_split(split.labels, cfg.val_fraction, cfg.seed)
     if cfg.max_train_images:
         rng = np.random.default_rng(cfg.seed + 1)
         tr_idx = np.sort(rng.choice(tr_idx, min(cfg.max_train_images, len(tr_idx)), replace=False))
-    on_gpu = device.type == "cuda"
-    x_train = torch.from_numpy(np.ascontiguousarray(train_split.images[tr_idx])).to(device)
-    y_train = torch.from_numpy(train_split.labels[tr_idx]).to(device)
-    x_val = np.ascontiguousarray(train_split.images[va_idx])
-    y_val = train_split.labels[va_idx]
+    x_train = torch.from_numpy(np.ascontiguousarray(split.images[tr_idx])).to(device)
+    y_train = torch.from_numpy(split.labels[tr_idx]).to(device)
+    x_val = np.ascontiguousarray(split.images[va_idx])
+    y_val = split.labels[va_idx]
     if ddp.main:
         log.info("train %d / val %d images (%d unreadable skipped), device %s",
-                 len(tr_idx), len(va_idx), train_split.n_skipped, device)
+                 len(tr_idx), len(va_idx), split.n_skipped, device)
+    return _Data(split, tr_idx, va_idx, x_train, y_train, x_val, y_val)
 
-    model.to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    opt = _make_optimizer(cfg, model)
-    steps_per_epoch = math.ceil(len(tr_idx) / (cfg.batch_size * ddp.world))
-    sched = _make_scheduler(cfg, opt, steps_per_epoch)
-    teacher = _teacher(cfg, device, mcfg.input_size)
 
-    start_epoch, history, best_val, bad_epochs, train_seconds = 0, [], float("inf"), 0, 0.0
-    best_score = -float("inf")
-    if cfg.select not in ("val_loss", "val_acc"):
-        raise ValueError(f"unknown select {cfg.select!r} (val_loss | val_acc)")
-    finished = False
-    resume_rng: dict[str, Any] | None = None
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    if cfg.resume and last_path.exists():
-        state = safe_load(last_path, map_location="cpu")
-        if state.get("model_name") != cfg.model:
-            raise ValueError(f"{last_path} was trained as {state.get('model_name')}, not {cfg.model}")
-        model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        t = state["train_state"]
-        start_epoch, best_val, bad_epochs = t["epoch"] + 1, t["best_val_loss"], t["bad_epochs"]
-        best_score = t["best_score"]
-        train_seconds, finished, history = t["train_seconds"], t["finished"], list(state["history"])
-        saved_rng = state.get("rng_states") or []
-        if len(saved_rng) == ddp.world:
-            resume_rng = saved_rng[ddp.rank]
-        elif ddp.main:
-            log.warning("%s holds no random state for %d process(es): the epochs after the resume "
-                        "will not repeat an uninterrupted run exactly", last_path, ddp.world)
-        if ddp.main:
-            log.info("resumed from %s after epoch %d", last_path, t["epoch"] + 1)
+def _resume(cfg: TrainConfig, ddp: _Dist, model: nn.Module, opt: torch.optim.Optimizer,
+            sched: torch.optim.lr_scheduler.LRScheduler, last_path: Path) -> tuple[_TrainState, dict[str, Any] | None]:
+    """With ``--resume`` and a ``last.pt``: load the weights, optimiser and schedule in place.
 
+    Returns the training state to go on from (a fresh one otherwise) and this rank's saved random
+    state, which the caller restores last, just before the first epoch."""
+    if not (cfg.resume and last_path.exists()):
+        return _TrainState(), None
+    saved = safe_load(last_path, map_location="cpu")
+    if saved.get("model_name") != cfg.model:
+        raise ValueError(f"{last_path} was trained as {saved.get('model_name')}, not {cfg.model}")
+    model.load_state_dict(saved["state_dict"])
+    opt.load_state_dict(saved["optimizer"])
+    sched.load_state_dict(saved["scheduler"])
+    state = _TrainState.from_dict(saved["train_state"], saved["history"])
+    resume_rng = None
+    saved_rng = saved.get("rng_states") or []
+    if len(saved_rng) == ddp.world:
+        resume_rng = saved_rng[ddp.rank]
+    elif ddp.main:
+        log.warning("%s holds no random state for %d process(es): the epochs after the resume "
+                    "will not repeat an uninterrupted run exactly", last_path, ddp.world)
+    if ddp.main:
+        log.info("resumed from %s after epoch %d", last_path, state.epoch + 1)
+    return state, resume_rng
+
+
+def _wrap(model: nn.Module, cfg: TrainConfig, ddp: _Dist, device: torch.device) -> nn.Module:
+    """What the training forward pass calls: DDP across processes, then ``torch.compile`` if asked."""
     net: nn.Module = model
     if ddp.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if on_gpu else None)
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.compile:
         net = torch.compile(net)
-    aug = AugmentCfg(cfg.hflip, cfg.crop_padding, cfg.rotate_degrees)
-    robust = RobustAugmentCfg.from_train_config(cfg)
-    bank, p_bank = None, 0.0
-    if robust.enabled and cfg.aug_bank:
-        from .data.bank import any_op_probability, build_bank
+    return net
 
-        t_bank = time.perf_counter()
-        bank = torch.from_numpy(build_bank(x_train.cpu().numpy(), robust, seed=cfg.seed)).to(device)
-        p_bank = any_op_probability(robust)
-        if ddp.main:
-            log.info("perturbation bank: %d copies in %.1f s, used with p=%.2f", len(bank),
-                     time.perf_counter() - t_bank, p_bank)
-    amp_ctx = (torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu and cfg.amp else nullcontext())
-    if resume_rng is not None:  # last: nothing above may draw from the restored streams
-        set_rng_state(resume_rng, device)
 
-    for epoch in range(start_epoch, cfg.epochs):
-        if finished:
-            break
-        model.train()
-        if cfg.freeze_bn:  # running statistics stay those of the starting checkpoint
-            for m in model.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        perm = torch.randperm(len(tr_idx), generator=g)[ddp.rank::ddp.world].to(device)
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        seen = 0
-        batches = range(0, len(perm), cfg.batch_size)
-        bar = None
-        if ddp.main and cfg.progress:
-            from tqdm import tqdm
+def _make_bank(cfg: TrainConfig, ddp: _Dist, robust: RobustAugmentCfg,
+               x_train: torch.Tensor) -> tuple[torch.Tensor | None, float]:
+    """One perturbed copy per training image, made up front (``aug_bank``), and the chance of using it.
 
-            bar = tqdm(total=len(perm) * ddp.world, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       unit="img", unit_scale=True, leave=False)
-        for s in batches:
-            idx = perm[s:s + cfg.batch_size]
-            y = y_train[idx]
-            clean_u8 = x_train[idx]
-            if bank is not None:  # swap in the pre-made upload-style copies
-                swap = (torch.rand(len(idx), generator=g) < p_bank).to(device)
-                x_u8 = torch.where(swap[:, None, None, None], bank[idx], clean_u8)
-            else:
-                x_u8 = robust_apply(clean_u8, robust, g) if robust.enabled else clean_u8
-            x = augment_batch(normalize(x_u8, mean, std), aug, g)
-            if robust.adv != "none":
-                x = mix_adversarial(model, x, y, robust, mean, std, g)
-            with amp_ctx:
-                logits = net(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                if teacher is not None:
-                    tmodel, tmean, tstd = teacher
-                    if cfg.distill_clean and robust.enabled:  # target: the clean image's scores
-                        xt = augment_batch(normalize(clean_u8, tmean, tstd), aug, g)
-                    else:
-                        xt = x if (tmean, tstd) == (mean, std) else _renorm(x, mean, std, tmean, tstd)
-                    with torch.no_grad():
-                        t_logits = tmodel(xt).float()
-                    temp = cfg.distill_temperature
-                    kd = F.kl_div(F.log_softmax(logits.float() / temp, 1), F.softmax(t_logits / temp, 1),
-                                  reduction="batchmean") * temp * temp
-                    loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * kd
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(idx)
-            if bar is not None:
-                bar.update(len(idx) * ddp.world)
-                if (s // cfg.batch_size) % 20 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.4f}")
+    Returns (None, 0.0) when robustness augmentation is off or drawn per batch instead."""
+    if not (robust.enabled and cfg.aug_bank):
+        return None, 0.0
+    from .data.bank import any_op_probability, build_bank
+
+    t_bank = time.perf_counter()
+    bank = torch.from_numpy(build_bank(x_train.cpu().numpy(), robust, seed=cfg.seed)).to(ddp.device)
+    p_bank = any_op_probability(robust)
+    if ddp.main:
+        log.info("perturbation bank: %d copies in %.1f s, used with p=%.2f", len(bank),
+                 time.perf_counter() - t_bank, p_bank)
+    return bank, p_bank
+
+
+def _run_epoch(run: _Run, state: _TrainState, epoch: int) -> bool:
+    """Train one epoch, validate, update ``state``, checkpoint; returns whether to stop early."""
+    stats = _train_epoch(run, epoch)
+    row = _evaluate(run, epoch, stats)
+    improved, stop = state.record(run.cfg, epoch, row, stats.seconds)
+    rng_states = _gather_rng_states(run.ddp)  # after everything this epoch drew
+    if run.ddp.main:
+        log.info("epoch %d: train_loss %.4f val_loss %.4f val_acc %.4f auc %.5f %.0f img/s",
+                 row["epoch"], row["train_loss"], row["val_loss"], row["val_acc"],
+                 row["val_roc_auc"] or 0, row["images_per_second"])
+        _checkpoint(run, state, improved, rng_states)
+    return stop
+
+
+def _train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    """Training mode; with ``freeze_bn`` BatchNorm keeps the starting checkpoint's running statistics."""
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _progress_bar(cfg: TrainConfig, ddp: _Dist, total: int, epoch: int) -> Any:
+    """A tqdm bar over the epoch's images on the main process when ``progress`` is on, else None."""
+    if not (ddp.main and cfg.progress):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                leave=False)
+
+
+def _train_epoch(run: _Run, epoch: int) -> _EpochStats:
+    """One pass over this rank's share of the training data, totals summed over the ranks.
+
+    The generator ``g``, reseeded from (seed, epoch), orders the data and drives every augmentation
+    and perturbation; checkpoints fall between epochs, so it needs no saving."""
+    cfg, ddp, device = run.cfg, run.ddp, run.ddp.device
+    _train_mode(run.model, cfg.freeze_bn)
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    perm = torch.randperm(len(run.data.tr_idx), generator=g)[ddp.rank::ddp.world].to(device)
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    seen = 0
+    bar = _progress_bar(cfg, ddp, len(perm) * ddp.world, epoch)
+    for s in range(0, len(perm), cfg.batch_size):
+        idx = perm[s:s + cfg.batch_size]
+        logits, y, loss = _train_step(run, idx, g)
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(idx)
         if bar is not None:
-            bar.close()
-        if ddp.world > 1:
-            stats = torch.stack([loss_sum, correct, torch.tensor(float(seen), device=device)])
-            dist.all_reduce(stats)
-            loss_sum, correct, seen = stats[0], stats[1], int(stats[2].item())
-        epoch_s = time.perf_counter() - t0
-        train_seconds += epoch_s
+            bar.update(len(idx) * ddp.world)
+            if (s // cfg.batch_size) % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+    if bar is not None:
+        bar.close()
+    if ddp.world > 1:
+        stats = torch.stack([loss_sum, correct, torch.tensor(float(seen), device=device)])
+        dist.all_reduce(stats)
+        loss_sum, correct, seen = stats[0], stats[1], int(stats[2].item())
+    return _EpochStats(loss_sum, correct, seen, time.perf_counter() - t0)
 
-        val_logits = predict_logits(model, x_val, mean, std, device)
-        val_loss = float(F.cross_entropy(torch.as_tensor(val_logits), torch.as_tensor(y_val)))
-        vm = compute_metrics(y_val, softmax_p_fake(val_logits))
-        row = {"epoch": epoch + 1, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
-               "val_loss": val_loss, "val_acc": vm["accuracy"], "val_roc_auc": vm["roc_auc"],
-               "lr": opt.param_groups[0]["lr"], "epoch_seconds": round(epoch_s, 3),
-               "images_per_second": round(seen * ddp.world / epoch_s, 1)}
-        history.append(row)
-        if val_loss < best_val:  # early stopping watches the validation loss
-            best_val, bad_epochs = val_loss, 0
-        else:
-            bad_epochs += 1
-        score = -val_loss if cfg.select == "val_loss" else vm["accuracy"]
-        improved = score > best_score  # which epoch becomes best.pt / model.pt
-        if improved:
-            best_score = score
-        stop = (cfg.patience and bad_epochs >= cfg.patience) or (
-            cfg.time_limit_min and train_seconds >= cfg.time_limit_min * 60)
-        finished = bool(stop) or epoch + 1 == cfg.epochs
-        rng_states = _gather_rng_states(ddp)  # after everything this epoch drew
-        if ddp.main:
-            log.info("epoch %d: train_loss %.4f val_loss %.4f val_acc %.4f auc %.5f %.0f img/s",
-                     epoch + 1, row["train_loss"], val_loss, vm["accuracy"], vm["roc_auc"] or 0,
-                     row["images_per_second"])
-            meta = {"history": history, "config": cfg.to_dict(),
-                    "data": {"fingerprint": train_split.fingerprint, "root": train_split.root}}
-            if improved:
-                atomic_torch_save(build_checkpoint(model, extra=meta), best_path)
-            resume_state = build_checkpoint(model, extra={
-                **meta, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng_states": rng_states,
-                "train_state": {"epoch": epoch, "best_val_loss": best_val, "bad_epochs": bad_epochs,
-                                "best_score": best_score, "train_seconds": train_seconds, "finished": finished}})
-            atomic_torch_save(resume_state, last_path)
-            _write_history(out, history)
-        if stop:
-            break
 
-    if not ddp.main:
-        return {}
-    return finalize(cfg, out, train_split, va_idx, tr_idx, device, train_seconds, ddp.world)
+def _train_step(run: _Run, idx: torch.Tensor, g: torch.Generator,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser and scheduler step on the training images ``idx``; returns (logits, labels, loss)."""
+    y = run.data.y_train[idx]
+    clean_u8 = run.data.x_train[idx]
+    x = _student_input(run, idx, clean_u8, y, g)
+    with run.amp_ctx:
+        logits = run.net(x)
+        loss = _loss(run, logits, x, y, clean_u8, g)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    run.sched.step()
+    return logits, y, loss
+
+
+def _student_input(run: _Run, idx: torch.Tensor, clean_u8: torch.Tensor, y: torch.Tensor,
+                   g: torch.Generator) -> torch.Tensor:
+    """The normalised batch the student trains on: perturbed (bank copy or per batch), augmented,
+    part of it replaced by adversarial examples when ``adv_train`` asks for them."""
+    if run.bank is not None:  # swap in the pre-made upload-style copies
+        swap = (torch.rand(len(idx), generator=g) < run.p_bank).to(run.ddp.device)
+        x_u8 = torch.where(swap[:, None, None, None], run.bank[idx], clean_u8)
+    else:
+        x_u8 = robust_apply(clean_u8, run.robust, g) if run.robust.enabled else clean_u8
+    x = augment_batch(normalize(x_u8, run.mean, run.std), run.aug, g)
+    if run.robust.adv != "none":
+        x = mix_adversarial(run.model, x, y, run.robust, run.mean, run.std, g)
+    return x
+
+
+def _loss(run: _Run, logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor, clean_u8: torch.Tensor,
+          g: torch.Generator) -> torch.Tensor:
+    """Cross-entropy on the labels; with a teacher, blended (``distill_alpha``) with the KL divergence
+    to its scores softened by ``distill_temperature``."""
+    cfg = run.cfg
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+    if run.teacher is None:
+        return loss
+    tmodel, tmean, tstd = run.teacher
+    if cfg.distill_clean and run.robust.enabled:  # target: the clean image's scores
+        xt = augment_batch(normalize(clean_u8, tmean, tstd), run.aug, g)
+    else:
+        xt = x if (tmean, tstd) == (run.mean, run.std) else _renorm(x, run.mean, run.std, tmean, tstd)
+    with torch.no_grad():
+        t_logits = tmodel(xt).float()
+    temp = cfg.distill_temperature
+    kd = F.kl_div(F.log_softmax(logits.float() / temp, 1), F.softmax(t_logits / temp, 1),
+                  reduction="batchmean") * temp * temp
+    return (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * kd
+
+
+def _evaluate(run: _Run, epoch: int, stats: _EpochStats) -> dict[str, Any]:
+    """Validation loss and metrics after an epoch; returns the epoch's history row."""
+    data = run.data
+    val_logits = predict_logits(run.model, data.x_val, run.mean, run.std, run.ddp.device)
+    val_loss = float(F.cross_entropy(torch.as_tensor(val_logits), torch.as_tensor(data.y_val)))
+    vm = compute_metrics(data.y_val, softmax_p_fake(val_logits))
+    return {"epoch": epoch + 1, "train_loss": float(stats.loss_sum) / stats.seen,
+            "train_acc": float(stats.correct) / stats.seen, "val_loss": val_loss,
+            "val_acc": vm["accuracy"], "val_roc_auc": vm["roc_auc"], "lr": run.opt.param_groups[0]["lr"],
+            "epoch_seconds": round(stats.seconds, 3),
+            "images_per_second": round(stats.seen * run.ddp.world / stats.seconds, 1)}
+
+
+def _checkpoint(run: _Run, state: _TrainState, improved: bool, rng_states: list[dict[str, Any]]) -> None:
+    """Write ``best.pt`` if this epoch is the best so far, always ``last.pt`` (everything ``--resume``
+    needs, random states included) and the history files; main process only."""
+    cfg, out, split = run.cfg, Path(run.cfg.out), run.data.split
+    meta = {"history": state.history, "config": cfg.to_dict(),
+            "data": {"fingerprint": split.fingerprint, "root": split.root}}
+    if improved:
+        atomic_torch_save(build_checkpoint(run.model, extra=meta), out / "best.pt")
+    resume_state = build_checkpoint(run.model, extra={
+        **meta, "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(),
+        "rng_states": rng_states, "train_state": state.to_dict()})
+    atomic_torch_save(resume_state, out / "last.pt")
+    _write_history(out, state.history)
 
 
 def _renorm(x, mean, std, tmean, tstd):
