@@ -438,7 +438,10 @@ def _train_mode(model: nn.Module, freeze_bn: bool) -> None:
 
 
 def _progress_bar(cfg: TrainConfig, ddp: _Dist, total: int, epoch: int) -> Any:
-    """A tqdm bar over the epoch's images on the main process when ``progress`` is on, else None."""
+    """A tqdm bar over the epoch's images on the main process when ``progress`` is on, else None.
+
+    Beside :class:`synthcheck.progress.Progress` on purpose: training shows the running loss as
+    the bar's postfix, scales the image count (k/M) and leaves no bar behind after each epoch."""
     if not (ddp.main and cfg.progress):
         return None
     from tqdm import tqdm
