@@ -1,8 +1,8 @@
 """The package's import graph, at the level of its top entries (files and folders of synthcheck/).
 
 Prints the number of nodes and links, the layers (longest import chain), each layer's members,
-and any cycle. Imports inside functions count too (they are still dependencies); ``TYPE_CHECKING``
-blocks do not. ``tests/test_one_of_each.py`` asserts there is no cycle.
+and any cycle, from the module-level graph (imports inside functions count too: they are still
+dependencies). ``tests/test_layout.py`` asserts that neither graph has a cycle.
 
     python benchmarks/import_graph.py [--repo DIR] [--json]
 """
@@ -12,103 +12,110 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import sys
 from pathlib import Path
 
 
 def node_of(module: str) -> str | None:
-    """``synthcheck.a.b`` -> ``a`` (the top entry), None outside the package."""
+    """``synthcheck.a.b`` -> ``a`` (the top entry), None outside the package or for the package."""
     parts = module.split(".")
     return parts[1] if parts[0] == "synthcheck" and len(parts) > 1 else None
 
 
-def _module_name(path: Path, pkg: Path) -> str:
-    rel = path.relative_to(pkg.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+def _modules(pkg: Path) -> dict[str, tuple[Path, bool]]:
+    mods = {}
+    for f in pkg.rglob("*.py"):
+        parts = list(f.relative_to(pkg.parent).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        if is_pkg:
+            parts = parts[:-1]
+        mods[".".join(parts)] = (f, is_pkg)
+    return mods
 
 
-def _absolute(module: str, level: int, current: str, is_pkg: bool) -> str:
-    if level == 0:
-        return module
-    base = current.split(".")
-    base = base if is_pkg else base[:-1]
-    base = base[:len(base) - (level - 1)]
-    return ".".join(base + ([module] if module else []))
+def _imports(name: str, is_pkg: bool, node: ast.AST, mods: dict) -> set[str]:
+    """The package modules one import statement needs (``from . import x`` needs only ``x``)."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names if a.name in mods}
+    assert isinstance(node, ast.ImportFrom)
+    if node.module == "__future__":
+        return set()
+    base = name.split(".") if is_pkg else name.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)] if node.level else []
+    mod = ".".join(base + ([node.module] if node.module else []))
+    subs = {f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in mods}
+    if len(subs) == len(node.names):
+        return subs
+    return subs | ({mod} if mod in mods else set())
 
 
-def _type_checking_lines(tree: ast.AST) -> set[int]:
-    lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for sub in node.body:
-                lines.update(range(sub.lineno, (sub.end_lineno or sub.lineno) + 1))
-    return lines
-
-
-def import_graph(pkg: Path) -> dict[str, set[str]]:
-    """Top entry -> the top entries it imports (self-links left out)."""
-    graph: dict[str, set[str]] = {}
-    for path in sorted(pkg.rglob("*.py")):
-        current = _module_name(path, pkg)
-        src = node_of(current) or "__init__"
-        if src == "__init__":
-            continue
-        graph.setdefault(src, set())
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip = _type_checking_lines(tree)
-        for node in ast.walk(tree):
-            if getattr(node, "lineno", None) in skip:
-                continue
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                mod = _absolute(node.module or "", node.level, current, path.name == "__init__.py")
-                targets = [mod] + [f"{mod}.{a.name}" for a in node.names] if mod == "synthcheck" else [mod]
-            for t in targets:
-                dst = node_of(t)
-                if dst and dst != src and ((pkg / dst).is_dir() or (pkg / f"{dst}.py").exists()):
-                    graph[src].add(dst)
+def module_graph(pkg: Path) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (function-level imports included)."""
+    mods = _modules(pkg)
+    graph = {}
+    for name, (path, is_pkg) in mods.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                deps |= _imports(name, is_pkg, node, mods)
+        deps.discard(name)
+        graph[name] = deps
     return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one member (Tarjan)."""
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on: set[str] = set()
     out: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
                     break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    sys.setrecursionlimit(10_000)
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        out.append(sorted(comp))
     return out
+
+
+def import_graph(pkg: Path) -> dict[str, set[str]]:
+    """Top entry (file or folder of the package) -> the top entries it imports."""
+    graph: dict[str, set[str]] = {}
+    for mod, deps in module_graph(pkg).items():
+        src = node_of(mod)
+        if src is None:
+            continue
+        graph.setdefault(src, set()).update(d for d in map(node_of, deps) if d and d != src)
+    return graph
 
 
 def layers(graph: dict[str, set[str]]) -> dict[str, int]:

@@ -3,7 +3,6 @@ conclusion's wording, faces that hold no threshold arithmetic of their own."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -11,89 +10,22 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "synthcheck"
 
 
-def _modules() -> dict[str, tuple[Path, bool]]:
-    mods = {}
-    for f in PKG.rglob("*.py"):
-        parts = list(f.relative_to(ROOT).with_suffix("").parts)
-        is_pkg = parts[-1] == "__init__"
-        if is_pkg:
-            parts = parts[:-1]
-        mods[".".join(parts)] = (f, is_pkg)
-    return mods
+def _tool():
+    """benchmarks/import_graph.py: the one import-graph reader (also prints the layers)."""
+    import importlib.util
 
-
-def _imports(name: str, is_pkg: bool, node: ast.AST, mods: dict) -> set[str]:
-    """The package modules one import statement needs (``from . import x`` needs only ``x``)."""
-    if isinstance(node, ast.Import):
-        return {a.name for a in node.names if a.name in mods}
-    assert isinstance(node, ast.ImportFrom)
-    if node.module == "__future__":
-        return set()
-    base = name.split(".") if is_pkg else name.split(".")[:-1]
-    base = base[:len(base) - (node.level - 1)] if node.level else []
-    mod = ".".join(base + ([node.module] if node.module else []))
-    subs = {f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in mods}
-    if len(subs) == len(node.names):
-        return subs
-    return subs | ({mod} if mod in mods else set())
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "benchmarks" / "import_graph.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def import_graph() -> dict[str, set[str]]:
-    mods = _modules()
-    graph = {}
-    for name, (path, is_pkg) in mods.items():
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                deps |= _imports(name, is_pkg, node, mods)
-        deps.discard(name)
-        graph[name] = deps
-    return graph
+    return _tool().module_graph(PKG)
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-    counter = 0
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on.add(root)
-        while work:
-            v, it = work[-1]
-            for w in it:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on.add(w)
-                    work.append((w, iter(sorted(graph[w]))))
-                    break
-                if w in on:
-                    low[v] = min(low[v], index[w])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
-                if low[v] == index[v]:
-                    comp = []
-                    while True:
-                        w = stack.pop()
-                        on.discard(w)
-                        comp.append(w)
-                        if w == v:
-                            break
-                    if len(comp) > 1:
-                        out.append(sorted(comp))
-    return out
+    return _tool().cycles(graph)
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
@@ -105,6 +37,16 @@ def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
     assert "synthcheck.reporting.signing" in graph and "synthcheck.analysis" in graph
     assert cycles(graph) == []
+
+
+def test_top_entries_form_layers() -> None:
+    """Files and folders of synthcheck/ import each other without a cycle, so each sits in one
+    layer and imports only from lower ones; scoring sits below the analysis, faces on top."""
+    s = _tool().summary(ROOT)
+    assert s["cycles"] == [], s["cycles"]
+    layer = {m: i for i, members in s["by_layer"].items() for m in members}
+    assert layer["inference"] < layer["analysis"] < layer["reporting"] < layer["commands"] < layer["cli"]
+    assert layer["imageio"] < layer["intake"] and layer["data"] > layer["intake"]
 
 
 def test_signing_imports_no_renderer() -> None:

@@ -205,17 +205,3 @@ def test_one_record_schema(default_detector) -> None:
     assert tuple(tiled) == RECORD_FIELDS + TILE_FIELDS
     assert ("key", "path", "error", *RECORD_FIELDS[1:], *TILE_FIELDS) == ROW_FIELDS
 
-
-def test_the_package_import_graph_has_no_cycle() -> None:
-    """Top entries of synthcheck/ (files and folders) import each other without a cycle, so
-    every module sits in one layer and imports only from lower ones (benchmarks/import_graph.py)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "import_graph.py"
-    spec = importlib.util.spec_from_file_location("import_graph", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    s = mod.summary(path.parents[1])
-    assert s["cycles"] == [], s["cycles"]
-    by_layer = {m: i for i, members in s["by_layer"].items() for m in members}
-    assert by_layer["inference"] < by_layer["analysis"] < by_layer["reporting"] < by_layer["commands"]
