@@ -177,64 +177,77 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
     one neutral "present but unreadable" signal.
     """
     try:
-        import c2pa
+        import c2pa  # noqa: F401  (an optional dependency: say so when it is missing)
     except ImportError:
         errors.append(f"{name}: a C2PA manifest is present but c2pa-python is not installed, so "
                       "it was not read.")
         return []
-    mime = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(fmt)
-
-    def unreadable(why: str) -> list[dict[str, Any]]:
-        errors.append(f"{name}: {why}.")
+    pem, anchors_problem, store = _read_store(data, fmt)
+    if anchors_problem:
+        errors.append(f"{name}: {anchors_problem}.")
+    if isinstance(store, str):  # why the manifest could not be read
+        errors.append(f"{name}: {store}.")
         return [make_signal("c2pa", "manifest", "present but unreadable",
-                        f"{why[0].upper()}{why[1:]}, so it says nothing either way.", "info",
-                        "neutral")]
+                            f"{store[0].upper()}{store[1:]}, so it says nothing either way.", "info",
+                            "neutral")]
+    manifest = store["manifests"][store["active_manifest"]]
+    validation = c2pa_validation(store)
+    out = _claim_signals(manifest, validation.state)
+    out += _trust_signals(manifest, validation, _trust_list_words(pem, anchors_problem))
+    actions = _actions(manifest)
+    if actions:
+        out.append(make_signal("c2pa", "actions", actions,
+                               "The manifest records these actions on the image.", "info", "neutral"))
+    return out
 
+
+def _read_store(data: bytes, fmt: str) -> tuple[str | None, str | None, dict[str, Any] | str]:
+    """(trust anchors PEM, why the anchors could not be used, the manifest store as JSON with an
+    active manifest, or one sentence saying why there is none to read)."""
+    import c2pa
+
+    mime = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(fmt)
     pem, anchors_problem = _read_anchors()
     try:
         context = _c2pa_context(pem)
     except Exception as exc:  # c2pa refused a bundle that cryptography could parse
         pem, anchors_problem = None, _unusable((str(exc).splitlines() or [type(exc).__name__])[0])
         context = _c2pa_context(None)
-    if anchors_problem:
-        errors.append(f"{name}: {anchors_problem}.")
     try:
         with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:
             store = json.loads(reader.json())
     except c2pa.C2paError.NotSupported:
-        return unreadable("the file seems to carry a C2PA block, but the C2PA reader does not "
-                          "support its format")
+        return pem, anchors_problem, ("the file seems to carry a C2PA block, but the C2PA reader "
+                                      "does not support its format")
     except c2pa.C2paError.ManifestNotFound:
-        return unreadable("the file has a C2PA/JUMBF block but no readable manifest in it "
-                          "(damaged or truncated)")
+        return pem, anchors_problem, ("the file has a C2PA/JUMBF block but no readable manifest "
+                                      "in it (damaged or truncated)")
     except Exception as exc:  # C2paError subclasses, ValueError on odd formats, ...
         reason = cap(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
-        return unreadable(f"the C2PA manifest is corrupted and could not be read ({reason})")
+        return pem, anchors_problem, f"the C2PA manifest is corrupted and could not be read ({reason})"
     manifests = store.get("manifests") if isinstance(store, dict) else None
     manifest = manifests.get(store.get("active_manifest")) if isinstance(manifests, dict) else None
     if not isinstance(manifest, dict):
-        return unreadable("the C2PA manifest store has no active manifest")
+        return pem, anchors_problem, "the C2PA manifest store has no active manifest"
+    return pem, anchors_problem, store
 
-    validation = c2pa_validation(store)
-    trust = validation.state
+
+def _claim_signals(manifest: dict[str, Any], trust: str) -> list[dict[str, Any]]:
+    """What the manifest claims (digital source types, the claim generator), weighed by trust."""
     top = {"trusted": "strong", "untrusted": "moderate", "invalid": "weak"}[trust]
-
-    sig = manifest.get("signature_info") or {}
-    signer = cap(" / ".join(str(sig[k]) for k in ("common_name", "issuer") if sig.get(k)) or
-                  "unknown signer", 160)
+    how = {"trusted": "signed by a trusted signer",
+           "untrusted": "a claim by an untrusted signer, not proof",
+           "invalid": "but the manifest fails validation, so the claim cannot be relied on"}[trust]
     out: list[dict[str, Any]] = []
     source_types: list[str] = []
     _find_source_types(manifest.get("assertions"), source_types)
     for value in source_types[:3]:
         code = source_type_code(value)
         direction, says = DIGITAL_SOURCE_TYPES.get(code, ("neutral", f"its source type is {code}"))
-        how = {"trusted": "signed by a trusted signer",
-               "untrusted": "a claim by an untrusted signer, not proof",
-               "invalid": "but the manifest fails validation, so the claim cannot be relied on"}[trust]
         strength = top if direction != "neutral" else "info"
         out.append(make_signal("c2pa", "digitalSourceType", value,
-                           f"The C2PA manifest declares {says} ({code}); {how}.", strength,
-                           direction))
+                               f"The C2PA manifest declares {says} ({code}); {how}.", strength,
+                               direction))
     generator = _claim_generator(manifest)
     if generator:
         gen = match_tool(generator, GEN_RE)
@@ -243,13 +256,25 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
             + (f", which is {gen}, an AI image generator." if gen else ".")),
             ("moderate" if trust == "trusted" else "weak") if gen else "info",
             "synthetic" if gen else "neutral"))
-    codes = ", ".join(validation.trust_codes)
+    return out
+
+
+def _trust_list_words(pem: str | None, anchors_problem: str | None) -> str:
+    """Why a signer reads untrusted, in words: no list, an unusable list, or not on it."""
     if anchors_problem:
-        listed = f"no trust list could be used: {anchors_problem}"
-    elif pem is None:
-        listed = "no trust list is configured (SYNTHCHECK_C2PA_TRUST_ANCHORS)"
-    else:
-        listed = "the certificate chains to none of the configured trust anchors"
+        return f"no trust list could be used: {anchors_problem}"
+    if pem is None:
+        return "no trust list is configured (SYNTHCHECK_C2PA_TRUST_ANCHORS)"
+    return "the certificate chains to none of the configured trust anchors"
+
+
+def _trust_signals(manifest: dict[str, Any], validation: Any, listed: str) -> list[dict[str, Any]]:
+    """The signer and the validation signals (value ``trusted`` | ``untrusted`` | ``invalid``)."""
+    trust = validation.state
+    sig = manifest.get("signature_info") or {}
+    signer = cap(" / ".join(str(sig[k]) for k in ("common_name", "issuer") if sig.get(k)) or
+                 "unknown signer", 160)
+    codes = ", ".join(validation.trust_codes)
     if trust == "trusted":
         meaning = f"Signed by {signer}, a certificate that chains to a configured trust anchor."
     elif trust == "untrusted":
@@ -258,7 +283,7 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
                    "certificate, so the manifest is a claim by an untrusted signer, not proof.")
     else:
         meaning = f"Signed by {signer}, but the signature or hashes do not validate."
-    out.append(make_signal("c2pa", "signer", signer, meaning, "info", "neutral"))
+    out = [make_signal("c2pa", "signer", signer, meaning, "info", "neutral")]
     if trust == "invalid":
         altered = any("dataHash.mismatch" in c or "hashedURI.mismatch" in c
                       for c in validation.failures)
@@ -276,8 +301,4 @@ def c2pa_signals(data: bytes, fmt: str, errors: list[str], name: str) -> list[di
             "The manifest's signature and hashes validate, so the file is as signed; the signer "
             f"is untrusted ({listed}), which is about trust, not tampering."),
             "info", "neutral"))
-    actions = _actions(manifest)
-    if actions:
-        out.append(make_signal("c2pa", "actions", actions,
-                           "The manifest records these actions on the image.", "info", "neutral"))
     return out
