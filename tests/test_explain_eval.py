@@ -77,7 +77,7 @@ def test_stats_pairwise_and_tie_groups() -> None:
 def test_stratified_sampling_in_domain_and_exclusions(default_detector, control_copy: Path, tmp_path: Path) -> None:
     s = sample_images(default_detector, [control_copy], 6, seed=1)
     assert s.stratified and s.per_class == {"REAL": 3, "FAKE": 3}
-    assert [x.label for x in s.samples] == ["REAL"] * 3 + ["FAKE"] * 3
+    assert [x.label for x in s.samples] == ["REAL", "FAKE"] * 3  # interleaved: every prefix is balanced
     assert all(x.in_domain and x.verdict in ("REAL", "FAKE") and x.array.shape == (32, 32, 3) for x in s.samples)
     assert [x.sha256 for x in sample_images(default_detector, [control_copy], 6, seed=1).samples] == \
         [x.sha256 for x in s.samples]  # the seed fixes the sample

@@ -130,20 +130,25 @@ def fmt_entry(entry: Mapping[str, Any] | None, digits: int = 3) -> str:
     return f"{text} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else text
 
 
-def markdown_table(result: Mapping[str, Any], metrics: Sequence[str] = TABLE_METRICS) -> str:
-    """The leaderboard as a Markdown table (means/rates with 95% intervals, tie-group ranks)."""
+def leaderboard_rows(result: Mapping[str, Any], metrics: Sequence[str] = TABLE_METRICS) -> list[dict[str, str]]:
+    """One row per method, best first: ``{"method", METRIC: "value [lo, hi] (tie group)"}``."""
     groups = result.get("tie_groups", {})
     rank = {k: {m: i + 1 for i, g in enumerate(gs) for m in g} for k, gs in groups.items()}
-    head = "| method | " + " | ".join(metrics) + " |\n|---|" + "---:|" * len(metrics) + "\n"
-    lines = []
+    rows = []
     for row in result.get("leaderboard") or [{"method": m} for m in result["methods"]]:
         m = row["method"]
-        cells = []
+        cells = {"method": m}
         for k in metrics:
-            cell = fmt_entry(result["methods"][m].get(k))
-            g = rank.get(k, {}).get(m)
-            cells.append(f"{cell} ({g})" if g else cell)
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            cell, g = fmt_entry(result["methods"][m].get(k)), rank.get(k, {}).get(m)
+            cells[k] = f"{cell} ({g})" if g else cell
+        rows.append(cells)
+    return rows
+
+
+def markdown_table(result: Mapping[str, Any], metrics: Sequence[str] = TABLE_METRICS) -> str:
+    """The leaderboard as a Markdown table (means/rates with 95% intervals, tie-group ranks)."""
+    head = "| method | " + " | ".join(metrics) + " |\n|---|" + "---:|" * len(metrics) + "\n"
+    lines = ["| " + " | ".join(row.values()) + " |" for row in leaderboard_rows(result, metrics)]
     return head + "\n".join(lines) + "\n"
 
 
@@ -223,4 +228,4 @@ def write_outputs(result: dict[str, Any], run: BenchRun, out: Path) -> dict[str,
 
 
 __all__ = ["RATES", "agreement_png", "best_worst_png", "distributions_png", "fmt_entry", "html_report",
-           "markdown_table", "rates_png", "tie_group_lines", "write_outputs"]
+           "leaderboard_rows", "markdown_table", "rates_png", "tie_group_lines", "write_outputs"]

@@ -6,7 +6,8 @@ of its nearest REAL or FAKE parent folder; a plain folder has none and is sample
 strata. Candidates are shuffled per class with the seed and analysed in chunks by
 :func:`synthcheck.analysis.iter_analyze` (decoding, the verdict at the threshold, the domain
 check); out-of-domain inputs are skipped unless ``include_ood``, until each class has its share
-(N // classes, the first classes taking the remainder).
+(N // classes, the first classes taking the remainder). The sample is returned with the classes
+interleaved (REAL, FAKE, REAL, ...), so its first k images are as balanced as the whole.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ def sample_images(detector: Any, sources: Iterable[str | os.PathLike], n: int, *
                                               np.ascontiguousarray(detector.to_array(a.loaded))))
             if progress:
                 progress(sum(map(len, chosen.values())), n)
-    samples = [s for lab in labels for s in chosen[lab]]
+    # round-robin over the classes, so any prefix (e.g. the images the sanity check runs on) is balanced
+    longest = max(len(v) for v in chosen.values())
+    samples = [chosen[lab][i] for i in range(longest) for lab in labels if i < len(chosen[lab])]
     return Sampling(samples, len(items), checked, skipped, unreadable, n_excluded,
                     {str(lab): len(chosen[lab]) for lab in labels}, stratified)
