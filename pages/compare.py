@@ -17,6 +17,7 @@ from synthcheck.explain.evaluation.report import (
 )
 from synthcheck.triage import SCAN_ROOTS_OFF, TriageError, check_folder, dashboard_roots
 
+ui_shared.ensure_router()  # a deep link to this page still gets the router's sidebar
 st.title("Compare explanation methods")
 st.caption("Each method explains every sampled image towards the analysis's verdict at the sidebar threshold. "
            "Means carry Student t 95% intervals, rates Wilson 95% intervals; methods in one tie group are not "
