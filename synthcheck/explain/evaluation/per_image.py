@@ -4,7 +4,8 @@ against K random maps, the beats-random rule, and ROAD.
 Deletion and insertion follow :mod:`synthcheck.explain.metrics.faithfulness` (the same pixel
 order with seeded tie-breaking, the same blurred baseline, the same perturbation images); here
 one model call returns the target's calibrated log-odds for every curve point of every map and
-of every random map, and both spaces are read from it: p = sigmoid(log-odds). The random maps
+of every random map, and both spaces are read from its logits (p through the one
+:func:`synthcheck.inference.base.softmax_p_fake`). The random maps
 depend only on the image and the seed, so every method on an image meets the same K.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ...inference.base import softmax_p_fake
 from ..metrics.faithfulness import auc, baseline_image, perturbation_images, pixel_order, stream
 from ..metrics.random_baseline import QUANTILE, beats_random
 from ..metrics.road import PERCENTILES, road
@@ -41,25 +43,23 @@ class MetricSettings:
                 "quantile": self.quantile, "road_percentiles": list(self.road_percentiles), "topk": self.topk}
 
 
-def target_log_odds(detector: Detector, arrays: np.ndarray, target_index: int, batch_size: int = 1024) -> np.ndarray:
-    """The target's calibrated log-odds (z_t - z_other) / T for uint8 images, under the lock."""
+def target_scores(detector: Detector, arrays: np.ndarray, target_index: int,
+                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated log-odds (z_t - z_other) / T, calibrated p(target)) of uint8 images, under the lock."""
     out = []
     with detector.lock, torch.inference_mode():
         for s in range(0, len(arrays), batch_size):
             x = detector.to_tensor(np.ascontiguousarray(arrays[s:s + batch_size]))
-            z = detector.model(x).float().cpu().numpy().astype(np.float64)
-            out.append((z[:, 1] - z[:, 0]) / float(detector.temperature))
-    lo = np.concatenate(out) if out else np.zeros(0)
-    return lo if target_index == 1 else -lo
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+            out.append(detector.model(x).float().cpu().numpy().astype(np.float64))
+    z = np.concatenate(out) if out else np.zeros((0, 2))
+    lo, p_fake = (z[:, 1] - z[:, 0]) / float(detector.temperature), softmax_p_fake(z, detector.temperature)
+    return (lo, p_fake) if target_index == 1 else (-lo, 1.0 - p_fake)
 
 
 def curves(detector: Detector, image: np.ndarray, orders: list[np.ndarray], target_index: int,
            settings: MetricSettings) -> dict[str, np.ndarray]:
-    """Deletion and insertion curves (len(orders) x n_steps+1) in log-odds for pixel ``orders``."""
+    """Deletion and insertion curves (len(orders) x n_steps+1) for pixel ``orders``: ``deletion``
+    and ``insertion`` in log-odds, ``deletion_p`` and ``insertion_p`` in probability."""
     h, w = image.shape[:2]
     fractions = np.linspace(0.0, 1.0, settings.n_steps + 1)
     counts = np.round(fractions * h * w).astype(np.int64)
@@ -68,21 +68,21 @@ def curves(detector: Detector, image: np.ndarray, orders: list[np.ndarray], targ
     for order in orders:
         d, i = perturbation_images(image, base, order, counts[1:-1])
         batch += [d, i]
-    lo = target_log_odds(detector, np.concatenate(batch), target_index)
-    full, empty, rest = lo[0], lo[1], lo[2:].reshape(len(orders), 2, len(counts) - 2)
+    out = {"fractions": fractions}
     ones = np.ones((len(orders), 1))
-    deletion = np.concatenate([full * ones, rest[:, 0], empty * ones], 1)
-    insertion = np.concatenate([empty * ones, rest[:, 1], full * ones], 1)
-    return {"fractions": fractions, "deletion": deletion, "insertion": insertion}
+    for values, suffix in zip(target_scores(detector, np.concatenate(batch), target_index), ("", "_p"), strict=True):
+        full, empty, rest = values[0], values[1], values[2:].reshape(len(orders), 2, len(counts) - 2)
+        out[f"deletion{suffix}"] = np.concatenate([full * ones, rest[:, 0], empty * ones], 1)
+        out[f"insertion{suffix}"] = np.concatenate([empty * ones, rest[:, 1], full * ones], 1)
+    return out
 
 
 def _aucs(curve_set: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     f = curve_set["fractions"]
     out = {}
     for kind in ("deletion", "insertion"):
-        lo = curve_set[kind]
-        out[f"{kind}_auc_logit"] = np.array([auc(c, f) for c in lo])
-        out[f"{kind}_auc"] = np.array([auc(c, f) for c in _sigmoid(lo)])
+        out[f"{kind}_auc_logit"] = np.array([auc(c, f) for c in curve_set[kind]])
+        out[f"{kind}_auc"] = np.array([auc(c, f) for c in curve_set[f"{kind}_p"]])
     return out
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ...inference.base import softmax_p_fake
 from .faithfulness import pixel_order, stream
 
 if TYPE_CHECKING:
@@ -142,9 +143,10 @@ def road(detector: Detector, image: np.ndarray, maps: Mapping[str, np.ndarray], 
         return {}
     with detector.lock, torch.inference_mode():
         z = detector.model(torch.cat(batch).to(detector.device)).float().cpu().numpy().astype(np.float64)
-    lo = (z[:, 1] - z[:, 0]) / float(detector.temperature)
-    lo = (lo if target_index == 1 else -lo).reshape(len(names), 2, len(percentiles))
-    p = 1.0 / (1.0 + np.exp(-lo))
+    lo, p = (z[:, 1] - z[:, 0]) / float(detector.temperature), softmax_p_fake(z, detector.temperature)
+    if target_index == 0:
+        lo, p = -lo, 1.0 - p
+    lo, p = lo.reshape(len(names), 2, len(percentiles)), p.reshape(len(names), 2, len(percentiles))
     return {name: {"morf": float(p[j, 0].mean()), "lerf": float(p[j, 1].mean()),
                    "morf_logit": float(lo[j, 0].mean()), "lerf_logit": float(lo[j, 1].mean()),
                    "percentiles": list(percentiles), "morf_curve": p[j, 0].tolist(), "lerf_curve": p[j, 1].tolist()}
