@@ -56,6 +56,17 @@ def test_beats_random_rule() -> None:
         random_bounds([], [0.5])
 
 
+def test_rate_plot_with_every_image_passing() -> None:
+    """k = n: the Wilson interval ends at exactly 1 and the plot draws (no negative error bar)."""
+    from synthcheck.explain.evaluation.report import rates_png
+    from synthcheck.explain.evaluation.stats import rate
+
+    every, none = rate([True] * 47), rate([False] * 9)
+    assert every["ci95"][1] == 1.0 and none["ci95"][0] == 0.0
+    result = {"methods": {"a": {"beats_random": every}, "b": {"beats_random": none}}}
+    assert rates_png(result).startswith(b"\x89PNG")
+
+
 def test_stats_pairwise_and_tie_groups() -> None:
     rng = np.random.default_rng(0)
     base = rng.normal(size=60)

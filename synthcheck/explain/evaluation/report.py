@@ -61,7 +61,7 @@ def rates_png(result: Mapping[str, Any], key: str = "beats_random") -> bytes:
     r = np.array([result["methods"][m][key]["rate"] for m in methods])
     lo = np.array([result["methods"][m][key]["ci95"][0] for m in methods])
     hi = np.array([result["methods"][m][key]["ci95"][1] for m in methods])
-    ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", capsize=3)
+    ax.errorbar(r, y, xerr=np.clip([r - lo, hi - r], 0.0, None), fmt="o", capsize=3)
     ax.set_yticks(y, methods, fontsize=8)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
