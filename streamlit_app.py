@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/analyze.py", title="Analyze", icon=":material/image_search:", default=True),
     st.Page("pages/explain.py", title="Explain", icon=":material/insights:"),
     st.Page("pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
+    st.Page("pages/compare.py", title="Compare methods", icon=":material/leaderboard:"),
     st.Page("pages/batch.py", title="Batch triage", icon=":material/table_view:"),
     st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:"),
     st.Page("pages/forensics.py", title="Forensics", icon=":material/search:"),

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ["pages/analyze.py", "pages/explain.py", "pages/metrics.py", "pages/batch.py", "pages/cases.py",
+PAGES = ["pages/analyze.py", "pages/explain.py", "pages/metrics.py", "pages/compare.py", "pages/batch.py", "pages/cases.py",
          "pages/forensics.py", "pages/robustness.py", "pages/model_card.py"]
 TIMEOUT = 90
 

@@ -40,9 +40,11 @@ def tiny_detector():
     return Detector(model, build_checkpoint(model))
 
 
-METHODS = ["gradcam", "guided_gradcam", "gradient_shap", "kernel_shap", "lime"]
-RANDOM_METHODS = ["gradient_shap", "kernel_shap", "lime"]
-FAST = {"gradient_shap": {"n_samples": 8}, "kernel_shap": {"n_samples": 64}, "lime": {"num_samples": 64}}
+METHODS = ["gradcam", "guided_gradcam", "gradient_shap", "kernel_shap", "lime", "integrated_gradients",
+           "occlusion", "smoothgrad", "gradcam_plus_plus", "score_cam"]
+RANDOM_METHODS = ["gradient_shap", "kernel_shap", "lime", "smoothgrad"]
+FAST = {"gradient_shap": {"n_samples": 8}, "kernel_shap": {"n_samples": 64}, "lime": {"num_samples": 64},
+        "integrated_gradients": {"n_steps": 4}, "occlusion": {"stride": 4}, "smoothgrad": {"nt_samples": 4}}
 
 
 def textured(seed: int = 0, size: int = 32) -> np.ndarray:
@@ -66,8 +68,10 @@ def test_registry_and_aliases(tiny_detector) -> None:
     assert list_methods() == METHODS
     assert canonical_method("shap") == "gradient_shap"
     assert canonical_method("Kernel-SHAP".replace("SHAP", "shap")) == "kernel_shap"
+    assert canonical_method("IG") == "integrated_gradients" and canonical_method("gradcam++") == "gradcam_plus_plus"
+    assert {m for m in METHODS if get_explainer(m, tiny_detector).stochastic} == set(RANDOM_METHODS)
     with pytest.raises(ValueError, match="unknown explanation method"):
-        canonical_method("occlusion")
+        canonical_method("xrai")
     assert get_explainer("shap", tiny_detector).name == "gradient_shap"
 
 
@@ -161,6 +165,18 @@ def test_batch_matches_single(tiny_detector) -> None:
         np.testing.assert_allclose(single.map, e.map, rtol=1e-4, atol=1e-6)
     lime = explain_batch(tiny_detector, imgs[:2], "lime", target="FAKE", seed=3, num_samples=64)
     np.testing.assert_array_equal(lime[1].map, explain(tiny_detector, imgs[1], "lime", target="FAKE", seed=3, num_samples=64).map)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "occlusion", "gradcam_plus_plus", "score_cam"])
+def test_new_methods_batch_matches_single(tiny_detector, method: str) -> None:
+    imgs = [textured(s) for s in (20, 21)]
+    batch = explain_batch(tiny_detector, imgs, method, target=["FAKE", "REAL"], **FAST.get(method, {}))
+    for img, e in zip(imgs, batch, strict=True):
+        single = explain(tiny_detector, img, method, target=e.target, **FAST.get(method, {}))
+        np.testing.assert_allclose(single.map, e.map, rtol=1e-3, atol=1e-5)
+    assert batch[0].params == {**get_explainer(method, tiny_detector).defaults, **FAST.get(method, {}),
+                               **{k: v for k, v in batch[0].params.items()
+                                  if k not in get_explainer(method, tiny_detector).defaults}}
 
 
 def test_threads_share_the_model(tiny_detector) -> None:

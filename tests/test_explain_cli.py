@@ -75,7 +75,7 @@ def test_bad_input_gives_error_object_and_exit_2(capsys, image_file: Path, tmp_p
 
 
 def test_usage_errors_are_one_line(capsys, image_file: Path) -> None:
-    code = main(["explain", str(image_file), "--methods", "occlusion", "--checkpoint", str(CHECKPOINT)])
+    code = main(["explain", str(image_file), "--methods", "xrai", "--checkpoint", str(CHECKPOINT)])
     err = capsys.readouterr().err
     assert code == 1 and "unknown explanation method" in err and "Traceback" not in err
     code = main(["explain", str(image_file), "--target", "maybe", "--checkpoint", str(CHECKPOINT)])

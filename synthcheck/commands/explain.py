@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("explain", help="heatmaps (Grad-CAM, SHAP, LIME) with faithfulness numbers")
     p.add_argument("paths", nargs="+", help="image files")
     p.add_argument("--methods", default="gradcam,shap,lime",
-                   help="comma-separated: gradcam, guided_gradcam, gradient_shap (shap), kernel_shap, lime")
+                   help="comma-separated: gradcam, guided_gradcam, gradcam_plus_plus, score_cam, gradient_shap "
+                        "(shap), kernel_shap, lime, integrated_gradients, occlusion, smoothgrad")
     p.add_argument("--target", default="predicted",
                    help="predicted | FAKE | REAL (default predicted: the analysis's verdict at --threshold)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed for the random methods (same seed = same map)")

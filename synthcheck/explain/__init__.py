@@ -1,4 +1,4 @@
-"""Explanations you can check: Grad-CAM, SHAP and LIME behind one interface, with trust metrics.
+"""Explanations you can check: CAMs, gradients, SHAP, LIME, occlusion behind one interface, with trust metrics.
 
 ``explain(detector, image, method)`` returns an :class:`Explanation` (an H x W float32 map at the
 model's input resolution plus parameters, seed, model evaluations and time);
@@ -17,9 +17,12 @@ import numpy as np
 
 from .base import CLASS_NAMES, Explainer, Explanation, as_loaded, check_seed, resolve_target
 from .gradcam import GradCamExplainer, GuidedGradCamExplainer
+from .gradcam_plus_plus import GradCamPlusPlusExplainer
 from .gradient_shap import GradientShapExplainer
+from .integrated_gradients import IntegratedGradientsExplainer
 from .kernel_shap import KernelShapExplainer
 from .lime import LimeExplainer
+from .occlusion import OcclusionExplainer
 from .registry import (
     ALIASES,
     DEFAULT_METHODS,
@@ -28,6 +31,8 @@ from .registry import (
     list_methods,
     register_explainer,
 )
+from .score_cam import ScoreCamExplainer
+from .smoothgrad import SmoothGradExplainer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -119,7 +124,8 @@ def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT
 
 __all__ = [
     "ALIASES", "CLASS_NAMES", "DEFAULT_METHODS", "ExplainReport", "Explainer", "Explanation",
-    "GradCamExplainer", "GradientShapExplainer", "GuidedGradCamExplainer", "KernelShapExplainer",
-    "LimeExplainer", "canonical_method", "explain", "explain_all", "explain_batch", "get_explainer",
+    "GradCamExplainer", "GradCamPlusPlusExplainer", "GradientShapExplainer", "GuidedGradCamExplainer",
+    "IntegratedGradientsExplainer", "KernelShapExplainer", "LimeExplainer", "OcclusionExplainer",
+    "ScoreCamExplainer", "SmoothGradExplainer", "canonical_method", "explain", "explain_all", "explain_batch", "get_explainer",
     "list_methods", "register_explainer",
 ]

@@ -205,6 +205,7 @@ class Explainer:
     defaults: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()  # modules imported before timing starts (slow imports)
+    stochastic: ClassVar[bool] = False  # True when the seed changes the map (sampling methods)
 
     def __init__(self, detector: Detector) -> None:
         self.detector = detector

@@ -18,6 +18,7 @@ class GradientShapExplainer(Explainer):
 
     name = "gradient_shap"
     signed = True
+    stochastic = True
     defaults = {"n_samples": 32, "stdevs": 0.1, "blur_sigma": 2.0, "baselines": ("blur", "mean")}
     description = "SHAP (captum GradientShap), baselines: blurred image and dataset mean"
     requires = ("captum.attr", "scipy.ndimage")

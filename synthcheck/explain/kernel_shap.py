@@ -20,6 +20,7 @@ class KernelShapExplainer(Explainer):
 
     name = "kernel_shap"
     signed = True
+    stochastic = True
     defaults = {"n_samples": 128, "n_segments": 16, "compactness": 10.0, "blur_sigma": 2.0,
                 "perturbations_per_eval": 256, "output": "log_odds"}
     description = "SHAP (captum KernelShap) on SLIC superpixels, blurred-image baseline"

@@ -41,6 +41,7 @@ class LimeExplainer(Explainer):
 
     name = "lime"
     signed = True
+    stochastic = True
     defaults = {"num_samples": 256, "n_segments": 25, "compactness": 10.0, "kernel_width": 0.25,
                 "batch_size": 256, "hide_color": None}
     description = "LIME (lime_image) on SLIC superpixels"

@@ -7,16 +7,23 @@ from typing import TYPE_CHECKING
 
 from .base import Explainer
 from .gradcam import GradCamExplainer, GuidedGradCamExplainer
+from .gradcam_plus_plus import GradCamPlusPlusExplainer
 from .gradient_shap import GradientShapExplainer
+from .integrated_gradients import IntegratedGradientsExplainer
 from .kernel_shap import KernelShapExplainer
 from .lime import LimeExplainer
+from .occlusion import OcclusionExplainer
+from .score_cam import ScoreCamExplainer
+from .smoothgrad import SmoothGradExplainer
 
 if TYPE_CHECKING:
     from ..inference import Detector
 
 _REGISTRY: dict[str, type[Explainer]] = {}
 ALIASES = {"shap": "gradient_shap", "grad_cam": "gradcam", "guided": "guided_gradcam",
-           "kernelshap": "kernel_shap", "gradientshap": "gradient_shap"}
+           "kernelshap": "kernel_shap", "gradientshap": "gradient_shap", "ig": "integrated_gradients",
+           "gradcam++": "gradcam_plus_plus", "gradcampp": "gradcam_plus_plus", "scorecam": "score_cam",
+           "smooth_grad": "smoothgrad"}
 DEFAULT_METHODS = ("gradcam", "gradient_shap", "lime")
 
 
@@ -28,7 +35,9 @@ def register_explainer(cls: type[Explainer]) -> type[Explainer]:
     return cls
 
 
-for _cls in (GradCamExplainer, GuidedGradCamExplainer, GradientShapExplainer, KernelShapExplainer, LimeExplainer):
+for _cls in (GradCamExplainer, GuidedGradCamExplainer, GradientShapExplainer, KernelShapExplainer, LimeExplainer,
+             IntegratedGradientsExplainer, OcclusionExplainer, SmoothGradExplainer, GradCamPlusPlusExplainer,
+             ScoreCamExplainer):
     register_explainer(_cls)
 
 

@@ -10,10 +10,22 @@ from .faithfulness import (
     perturbation_images,
     pixel_order,
 )
-from .sanity import SanityResult, last_layers, model_randomisation_check, randomised_detector
+from .random_baseline import beats_random, random_bounds
+from .road import road
+from .sanity import (
+    CascadeResult,
+    SanityResult,
+    cascade_detectors,
+    cascade_stages,
+    cascading_randomisation_check,
+    last_layers,
+    model_randomisation_check,
+    randomised_detector,
+)
 
 __all__ = [
-    "SanityResult", "agreement", "auc", "baseline_image", "detector_score_fn", "evaluate_faithfulness",
+    "CascadeResult", "SanityResult", "agreement", "auc", "baseline_image", "beats_random", "cascade_detectors",
+    "cascade_stages", "cascading_randomisation_check", "detector_score_fn", "evaluate_faithfulness",
     "faithfulness", "last_layers", "model_randomisation_check", "perturbation_images", "pixel_order",
-    "randomised_detector", "spearman", "topk_iou",
+    "random_bounds", "randomised_detector", "road", "spearman", "topk_iou",
 ]

@@ -1,0 +1,119 @@
+"""The bench's figures for one image: deletion/insertion in probability and log-odds space
+against K random maps, the beats-random rule, and ROAD.
+
+Deletion and insertion follow :mod:`synthcheck.explain.metrics.faithfulness` (the same pixel
+order with seeded tie-breaking, the same blurred baseline, the same perturbation images); here
+one model call returns the target's calibrated log-odds for every curve point of every map and
+of every random map, and both spaces are read from its logits (p through the one
+:func:`synthcheck.inference.base.softmax_p_fake`). The random maps
+depend only on the image and the seed, so every method on an image meets the same K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ...inference.base import softmax_p_fake
+from ..metrics.faithfulness import auc, baseline_image, perturbation_images, pixel_order, stream
+from ..metrics.random_baseline import QUANTILE, beats_random
+from ..metrics.road import PERCENTILES, road
+
+if TYPE_CHECKING:
+    from ...inference import Detector
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """What the per-image figures depend on besides the maps (hashed into the cache key)."""
+
+    n_random: int = 20  # K seeded random maps per image
+    n_steps: int = 16  # curve points - 1
+    baseline: str = "blur"
+    quantile: float = QUANTILE
+    road_percentiles: tuple[int, ...] = PERCENTILES
+    topk: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_random": self.n_random, "n_steps": self.n_steps, "baseline": self.baseline,
+                "quantile": self.quantile, "road_percentiles": list(self.road_percentiles), "topk": self.topk}
+
+
+def target_scores(detector: Detector, arrays: np.ndarray, target_index: int,
+                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated log-odds (z_t - z_other) / T, calibrated p(target)) of uint8 images, under the lock."""
+    out = []
+    with detector.lock, torch.inference_mode():
+        for s in range(0, len(arrays), batch_size):
+            x = detector.to_tensor(np.ascontiguousarray(arrays[s:s + batch_size]))
+            out.append(detector.model(x).float().cpu().numpy().astype(np.float64))
+    z = np.concatenate(out) if out else np.zeros((0, 2))
+    lo, p_fake = (z[:, 1] - z[:, 0]) / float(detector.temperature), softmax_p_fake(z, detector.temperature)
+    return (lo, p_fake) if target_index == 1 else (-lo, 1.0 - p_fake)
+
+
+def curves(detector: Detector, image: np.ndarray, orders: list[np.ndarray], target_index: int,
+           settings: MetricSettings) -> dict[str, np.ndarray]:
+    """Deletion and insertion curves (len(orders) x n_steps+1) for pixel ``orders``: ``deletion``
+    and ``insertion`` in log-odds, ``deletion_p`` and ``insertion_p`` in probability."""
+    h, w = image.shape[:2]
+    fractions = np.linspace(0.0, 1.0, settings.n_steps + 1)
+    counts = np.round(fractions * h * w).astype(np.int64)
+    base = baseline_image(detector, image, settings.baseline)
+    batch = [image[None], base[None]]
+    for order in orders:
+        d, i = perturbation_images(image, base, order, counts[1:-1])
+        batch += [d, i]
+    out = {"fractions": fractions}
+    ones = np.ones((len(orders), 1))
+    for values, suffix in zip(target_scores(detector, np.concatenate(batch), target_index), ("", "_p"), strict=True):
+        full, empty, rest = values[0], values[1], values[2:].reshape(len(orders), 2, len(counts) - 2)
+        out[f"deletion{suffix}"] = np.concatenate([full * ones, rest[:, 0], empty * ones], 1)
+        out[f"insertion{suffix}"] = np.concatenate([empty * ones, rest[:, 1], full * ones], 1)
+    return out
+
+
+def _aucs(curve_set: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    f = curve_set["fractions"]
+    out = {}
+    for kind in ("deletion", "insertion"):
+        out[f"{kind}_auc_logit"] = np.array([auc(c, f) for c in curve_set[kind]])
+        out[f"{kind}_auc"] = np.array([auc(c, f) for c in curve_set[f"{kind}_p"]])
+    return out
+
+
+def random_figures(detector: Detector, image: np.ndarray, target_index: int, settings: MetricSettings,
+                   seed: int) -> dict[str, list[float]]:
+    """The K random maps' AUCs on this image (lists of K, both spaces)."""
+    rng = stream(seed, "random-baseline")
+    orders = [rng.permutation(image.shape[0] * image.shape[1]) for _ in range(settings.n_random)]
+    return {k: v.tolist() for k, v in _aucs(curves(detector, image, orders, target_index, settings)).items()}
+
+
+def method_figures(detector: Detector, image: np.ndarray, maps: Mapping[str, np.ndarray], target_index: int,
+                   random: Mapping[str, list[float]], settings: MetricSettings, seed: int) -> dict[str, dict[str, Any]]:
+    """Per map: AUCs (both spaces), beats random (both spaces; the log-odds one is the verdict),
+    ROAD MoRF/LeRF."""
+    names = list(maps)
+    if not names:
+        return {}
+    orders = [pixel_order(maps[n], stream(seed, f"ties:{n}")) for n in names]
+    aucs = _aucs(curves(detector, image, orders, target_index, settings))
+    roads = road(detector, image, maps, target_index, percentiles=settings.road_percentiles, seed=seed)
+    out = {}
+    for j, n in enumerate(names):
+        row = {k: float(v[j]) for k, v in aucs.items()}
+        row["beats_random"] = beats_random(row["deletion_auc_logit"], row["insertion_auc_logit"],
+                                           random["deletion_auc_logit"], random["insertion_auc_logit"],
+                                           settings.quantile)
+        row["beats_random_prob"] = beats_random(row["deletion_auc"], row["insertion_auc"], random["deletion_auc"],
+                                                random["insertion_auc"], settings.quantile)
+        r = roads[n]
+        row.update(road_morf=r["morf"], road_lerf=r["lerf"], road_morf_logit=r["morf_logit"],
+                   road_lerf_logit=r["lerf_logit"])
+        out[n] = row
+    return out
