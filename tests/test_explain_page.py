@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from synthcheck.explain.metrics.verdicts import CALLS
+from synthcheck.explain.metrics.verdicts import CALLS, UNTRUSTED
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["gradcam", "guided_gradcam", "gradient_shap", "kernel_shap", "lime"]
@@ -35,7 +35,6 @@ def _jpeg(seed: int) -> bytes:
 
 
 def test_explain_five_methods_with_colour_bars_sentences_and_curves() -> None:
-    from synthcheck.explain.metrics.verdicts import faithfulness_sentence
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
     at.switch_page("pages/explain.py")
@@ -52,11 +51,16 @@ def test_explain_five_methods_with_colour_bars_sentences_and_curves() -> None:
     table = at.dataframe[0].value
     assert list(table.index) == METHODS and set(table["against random"]) <= set(CALLS.values())
     bullets = next(m.value for m in at.markdown if m.value.startswith("- gradcam"))
-    for m in METHODS:  # the page's sentences are the package's, recomputed from the table
+    lines = bullets.splitlines()
+    for m in METHODS:  # the page's sentences are the package's: the call and figures of the table
         row = table.loc[m]
-        f = {"deletion_auc": row["deletion AUC ↓"], "random_deletion_auc": row["random deletion"],
-             "insertion_auc": row["insertion AUC ↑"], "random_insertion_auc": row["random insertion"]}
-        assert f"- {faithfulness_sentence(m, f)}" in bullets.splitlines()
+        line = next(x for x in lines if x.startswith(f"- {m} "))
+        assert f"deletion AUC {row['deletion, log-odds ↓']:.2f} in log-odds" in line
+        assert f"insertion AUC {row['insertion, log-odds ↑']:.2f} in log-odds" in line
+        call = next(k for k, v in CALLS.items() if v == row["against random"])
+        assert line.startswith(f"- {m} beats random: ") == (call == "beats_random")
+        assert (UNTRUSTED in line or "should not be trusted" in line) == (
+            call in ("worse_than_random", "mixed"))
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     assert len(badges) == len(METHODS)
     charts = at.get("plotly_chart")

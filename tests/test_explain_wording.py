@@ -101,3 +101,28 @@ def test_colour_bar_matches_the_overlay_limits() -> None:
     unsigned = visual.colour_bar(np.array([[0.0, 1.0]]), signed=False, width=240)
     left = unsigned[row, 25]
     assert left[2] > left[0]  # jet starts blue at 0
+
+
+def _with_random(d_lo: float, i_lo: float, seed: int = 0) -> dict:
+    """Figures as evaluate_faithfulness gives them: log-odds AUCs and 20 random maps' own."""
+    rng = np.random.default_rng(seed)
+    return {**faith(0.5, 0.5, 0.5, 0.5), "deletion_auc_logit": d_lo, "insertion_auc_logit": i_lo,
+            "random_deletion_aucs_logit": list(2.0 + rng.normal(0, 0.5, 20)),
+            "random_insertion_aucs_logit": list(4.0 + rng.normal(0, 0.5, 20))}
+
+
+def test_the_per_image_call_is_the_benchs_percentile_rule() -> None:
+    """With K random maps, 'beats random' means beating 95% of them on both tests (the
+    explain-eval rule), not beating their mean: one lucky random map no longer decides."""
+    from synthcheck.explain.metrics.random_baseline import beats_random
+
+    for d, i in [(0.5, 6.0), (1.9, 4.1), (2.0, 6.0), (0.5, 4.0), (3.5, 2.5), (0.5, 2.5)]:
+        f = _with_random(d, i)
+        rule = beats_random(d, i, f["random_deletion_aucs_logit"], f["random_insertion_aucs_logit"])
+        assert (faithfulness_call(f) == "beats_random") == rule, (d, i)
+    assert faithfulness_call(_with_random(1.9, 4.1)) == "level"  # better than the mean, not than 95%
+    assert faithfulness_call(_with_random(0.5, 4.0)) == "partial"
+    assert faithfulness_call(_with_random(3.5, 2.5)) == "worse_than_random"
+    assert faithfulness_call(_with_random(0.5, 2.5)) == "mixed"
+    s = faithfulness_sentence("gradcam", _with_random(0.5, 6.0))
+    assert s.startswith("gradcam beats random: ") and "log-odds" in s and "90% of 20 random orders" in s

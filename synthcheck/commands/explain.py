@@ -68,8 +68,11 @@ def explain_one(detector: Any, path: str, loaded: Any, args: argparse.Namespace,
     for name, exp in report.explanations.items():
         row: dict[str, Any] = {"seconds": round(exp.seconds, 6), "model_evals": exp.model_evals}
         f = report.faithfulness.get(name, {})
-        for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+        for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc",
+                    "deletion_auc_logit", "insertion_auc_logit"):
             row[key] = round(f[key], 6) if key in f else None
+        for key in ("random_deletion_aucs_logit", "random_insertion_aucs_logit"):  # the K random maps
+            row[key] = [round(v, 6) for v in f[key]] if key in f else None
         row["faithfulness_call"] = faithfulness_call(f)
         row["faithfulness_sentence"] = faithfulness_sentence(name, f) if f else None
         row["curves"] = curve_points(f) if "deletion_curve" in f else None

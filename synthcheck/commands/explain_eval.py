@@ -68,8 +68,8 @@ def cmd_explain_eval(args: argparse.Namespace) -> int:
     from ..explain import list_methods
     from ..explain.evaluation import BenchConfig, MetricSettings, evaluate, read_exclusions
     from ..explain.evaluation.report import markdown_table, tie_group_lines, write_outputs
+    from ..progress import Progress
     from .common import EXIT_OK, load_detector, print_json
-    from .progress import Progress
 
     names = list_methods() if args.methods.strip().lower() == "all" else \
         [m for m in args.methods.split(",") if m.strip()]

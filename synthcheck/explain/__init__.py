@@ -22,6 +22,7 @@ from .gradient_shap import GradientShapExplainer
 from .integrated_gradients import IntegratedGradientsExplainer
 from .kernel_shap import KernelShapExplainer
 from .lime import LimeExplainer
+from .metrics.faithfulness import RANDOM_MAPS
 from .occlusion import OcclusionExplainer
 from .registry import (
     ALIASES,
@@ -89,7 +90,7 @@ def _round(obj: Any, nd: int = 6) -> Any:
 def explain_all(detector: Detector, image: Any, methods: Iterable[str] = DEFAULT_METHODS, *,
                 target: str | int, seed: int = 0, with_metrics: bool = True,
                 options: Mapping[str, Mapping[str, Any]] | None = None, with_sanity: bool = False,
-                n_steps: int = 16, n_random: int = 3, baseline: str = "blur", topk: float = 0.1) -> ExplainReport:
+                n_steps: int = 16, n_random: int = RANDOM_MAPS, baseline: str = "blur", topk: float = 0.1) -> ExplainReport:
     """Run ``methods`` on one image towards ``target`` (the analysis's verdict, or a class the
     caller names); add faithfulness/agreement (and sanity)."""
     from .metrics import agreement, evaluate_faithfulness, model_randomisation_check

@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from ...inference.base import softmax_p_fake
-from ..metrics.faithfulness import auc, baseline_image, perturbation_images, pixel_order, stream
+from ..metrics.faithfulness import (
+    RANDOM_MAPS,
+    auc,
+    baseline_image,
+    curves_from_scores,
+    perturbation_images,
+    pixel_order,
+    stream,
+    target_scores,
+)
 from ..metrics.random_baseline import QUANTILE, beats_random
 from ..metrics.road import PERCENTILES, road
 
@@ -31,7 +38,7 @@ if TYPE_CHECKING:
 class MetricSettings:
     """What the per-image figures depend on besides the maps (hashed into the cache key)."""
 
-    n_random: int = 20  # K seeded random maps per image
+    n_random: int = RANDOM_MAPS  # K seeded random maps per image
     n_steps: int = 16  # curve points - 1
     baseline: str = "blur"
     quantile: float = QUANTILE
@@ -41,19 +48,6 @@ class MetricSettings:
     def to_dict(self) -> dict[str, Any]:
         return {"n_random": self.n_random, "n_steps": self.n_steps, "baseline": self.baseline,
                 "quantile": self.quantile, "road_percentiles": list(self.road_percentiles), "topk": self.topk}
-
-
-def target_scores(detector: Detector, arrays: np.ndarray, target_index: int,
-                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated log-odds (z_t - z_other) / T, calibrated p(target)) of uint8 images, under the lock."""
-    out = []
-    with detector.lock, torch.inference_mode():
-        for s in range(0, len(arrays), batch_size):
-            x = detector.to_tensor(np.ascontiguousarray(arrays[s:s + batch_size]))
-            out.append(detector.model(x).float().cpu().numpy().astype(np.float64))
-    z = np.concatenate(out) if out else np.zeros((0, 2))
-    lo, p_fake = (z[:, 1] - z[:, 0]) / float(detector.temperature), softmax_p_fake(z, detector.temperature)
-    return (lo, p_fake) if target_index == 1 else (-lo, 1.0 - p_fake)
 
 
 def curves(detector: Detector, image: np.ndarray, orders: list[np.ndarray], target_index: int,
@@ -69,11 +63,9 @@ def curves(detector: Detector, image: np.ndarray, orders: list[np.ndarray], targ
         d, i = perturbation_images(image, base, order, counts[1:-1])
         batch += [d, i]
     out = {"fractions": fractions}
-    ones = np.ones((len(orders), 1))
     for values, suffix in zip(target_scores(detector, np.concatenate(batch), target_index), ("", "_p"), strict=True):
-        full, empty, rest = values[0], values[1], values[2:].reshape(len(orders), 2, len(counts) - 2)
-        out[f"deletion{suffix}"] = np.concatenate([full * ones, rest[:, 0], empty * ones], 1)
-        out[f"insertion{suffix}"] = np.concatenate([empty * ones, rest[:, 1], full * ones], 1)
+        out[f"deletion{suffix}"], out[f"insertion{suffix}"] = curves_from_scores(values, len(orders),
+                                                                                len(counts) - 2)
     return out
 
 
