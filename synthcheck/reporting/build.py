@@ -33,6 +33,7 @@ from .. import __version__
 from ..analysis import Analysis, AnalysisOptions, conclusion_label, iter_analyze, summarize
 from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD, band_label
 from ..data.dataset import known_dataset
+from ..evaluation.figures import percent
 from ..explain.metrics.verdicts import map_trust
 from ..explain.visual import map_picture, overlay
 from ..forensics import enlarge_to, fit_size, forensic_views
@@ -136,7 +137,7 @@ def model_limits(detector: Any, threshold: float = DEFAULT_THRESHOLD) -> list[st
         fnr = fn / max(1, fn + tp)
         limits.append(f"On its own test set ({test.get('n_images')} images) it called {fpr:.1%} of "
                       f"real images FAKE and {fnr:.1%} of synthetic images REAL "
-                      f"(accuracy {test.get('accuracy', 0):.2%}).")
+                      f"(accuracy {percent(test.get('accuracy'))}).")
     return limits
 
 
