@@ -105,10 +105,13 @@ def progress(out) -> None:
     if job is None or not job.running:
         st.rerun()
     s = job.status()
-    total = f"{s['total']:,}" if s["total"] is not None else "counting…"
-    eta = f", about {s['eta_s']:.0f} s left" if s["eta_s"] is not None and s["done"] else ""
-    st.progress(job.fraction, text=f"Scanning… {s['done']:,} of {total} images "
-                                   f"({s['rate']:,.0f} images/s{eta})")
+    total = f"{s['total']:,}" if s["total"] is not None else "…"
+    if not s["done"]:  # the workers are starting: the clock shows it is alive
+        text = f"Starting the scan… 0 of {total} images ({s['elapsed_s']:.0f} s so far)"
+    else:
+        eta = f", about {s['eta_s']:.0f} s left" if s["eta_s"] is not None else ""
+        text = f"Scanning… {s['done']:,} of {total} images ({s['rate']:,.0f} images/s{eta})"
+    st.progress(job.fraction, text=text)
 
 
 app.frame()

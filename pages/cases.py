@@ -188,6 +188,7 @@ st.caption("Evidence images stored by SHA-256 (originals never modified), every 
            "hash-chained audit log, and a signed report at the end.")
 st.sidebar.text_input("Your name (logged with each action)", key="cases_actor",
                       placeholder=default_actor())
+model.current_model(show_errors=False)  # the model the evidence views use, named in the sidebar
 # Messages and the case header vary in length; each sits in one fixed container so the tabs
 # below keep their place in the page tree and Streamlit keeps the open tab across reruns.
 with st.container():

@@ -33,17 +33,16 @@ def show(arr, caption: str) -> None:
 
 app.frame()
 st.title("Forensic views")
-st.caption("Classical tools investigators already use, shown beside the model's conclusion. They are "
-           "aids for an expert's reading, not proof.")
 
 loaded_model = model.require_model()
 det = loaded_model.detector
-# The uploader and the conclusion share one row, so the first forensic views show in the first
-# 1280 x 720 screen.
-left, right = st.columns([1, 1.3], gap="medium")
+# The uploader (with the file's facts under it) and the conclusion share one row, so the first
+# forensic views show in the first 1280 x 720 screen.
+left, right = st.columns([0.8, 1.7], gap="medium")
 up = left.file_uploader("Image", type=model.UPLOAD_TYPES, key="forensics_file")
 if up is None:
-    st.info("Upload an image to see its forensic views.")
+    st.info("Upload an image to see its forensic views: classical tools investigators already "
+            "use, shown beside the model's conclusion, as aids for an expert's reading, not proof.")
     st.stop()
 data = up.getvalue()
 analysis = cache.analyze_uploads(loaded_model, [(up.name, data)])[0]
@@ -51,10 +50,10 @@ if not analysis.ok:
     st.error(f"Cannot analyse this file: {analysis.error}")
     st.stop()
 loaded = analysis.loaded
+left.caption(f"{loaded.width} × {loaded.height} px · {loaded.format or 'unknown format'} · "
+             f"{loaded.n_bytes:,} bytes · SHA-256 `{loaded.sha256}`")
 with right:
     render.headline(analysis)
-    st.caption(f"{loaded.width} × {loaded.height} px · {loaded.format or 'unknown format'} · "
-               f"{loaded.n_bytes:,} bytes · SHA-256 `{loaded.sha256}`")
 
 with st.sidebar:
     st.subheader("Forensic settings")
@@ -84,6 +83,8 @@ with t_views:
                   f"{resid.std():.2f} grey levels.")
     with st.expander("How to read these views"):
         st.markdown(
+            "Classical tools investigators already use, shown beside the model's conclusion: aids "
+            "for an expert's reading, not proof.\n"
             "- **ELA**: a region re-saved fewer times than the rest (pasted, retouched, or generated and "
             "inserted) reacts more to a new JPEG save and looks brighter. A uniformly dark ELA means the "
             "whole image went through the same compression.\n"

@@ -7,7 +7,6 @@ from synthcheck.config import c2pa_trust_anchors
 from synthcheck.dashboard import app, model
 from synthcheck.data.dataset import known_dataset
 from synthcheck.evaluation.figures import metric_rows
-from synthcheck.reporting.build import model_limits
 
 app.frame()
 st.title("Model card")
@@ -60,4 +59,6 @@ with st.expander("Training configuration"):
 
 st.header("Known limits")
 st.caption("Worded from this checkpoint's own input size, training data, threshold and test errors.")
+from synthcheck.reporting.build import model_limits  # noqa: E402 - loads torch: after the first paint
+
 st.markdown("\n".join(f"- {line}" for line in model_limits(det)))

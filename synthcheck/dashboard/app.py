@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from .model import sidebar
+from .model import forget_model_caption, sidebar
 
 
 @dataclass(frozen=True)
@@ -58,27 +58,30 @@ def _navigation() -> st.navigation:
     return st.navigation(pages, position="hidden")
 
 
-def _frame() -> None:
-    """The menu (one ``st.page_link`` per page) and the shared settings, in the sidebar."""
+def _menu() -> None:
+    """The menu in the sidebar: one ``st.page_link`` per page."""
     from .model import ROOT
 
     with st.sidebar:
         for p in PAGES:
             st.page_link(str(ROOT / p.path), label=p.title, icon=p.icon)
         st.divider()
-    sidebar()
 
 
 def run() -> None:
-    """The entrypoint's whole work: page config, navigation, menu and sidebar, the page."""
+    """The entrypoint's whole work: page config, navigation, the menu and the shared settings
+    in the sidebar, then the page. Nothing here loads the model: the page's first elements
+    paint before it has loaded (the sidebar's model caption is filled once a page asks for it)."""
     st.set_page_config(page_title="SynthCheck", page_icon="🔎", layout="wide")
     page = _navigation()
-    _frame()
+    _menu()
+    sidebar()
     _RUN.routed = True
     try:
         page.run()
     finally:
         _RUN.routed = False
+        forget_model_caption()
 
 
 def frame() -> None:

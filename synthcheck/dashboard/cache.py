@@ -12,16 +12,18 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from ..analysis import Analysis, AnalysisOptions, analyze_one
 from ..evaluation.curves import SplitScores, score_split
-from ..inference import Detector
 from .folders import allowed_folder
 from .model import LoadedModel, analysis_options, explain_module
+
+if TYPE_CHECKING:
+    from ..inference import Detector
 
 DISPLAY_SIDE = 256  # small model inputs are shown enlarged (nearest neighbour) to this side
 

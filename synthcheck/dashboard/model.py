@@ -12,15 +12,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from ..analysis import AnalysisOptions
 from ..bands import DEFAULT_EDGES
-from ..inference import Detector, default_checkpoint
-from ..inference.base import REPO_MODELS
+from ..inference.base import REPO_MODELS, default_checkpoint
+
+if TYPE_CHECKING:  # torch loads with the model, not with the page (the first paint waits on it)
+    from ..inference import Detector
 
 ROOT = REPO_MODELS.parent
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -55,6 +57,8 @@ LOAD_COUNT = [0]  # models loaded by this process (a test checks that page switc
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def get_detector(path: str, mtime_ns: int = 0) -> LoadedModel:
     """Load a checkpoint once for all sessions; a changed file (mtime) loads again."""
+    from ..inference import Detector
+
     t0 = time.perf_counter()
     det = Detector.from_checkpoint(path)
     LOAD_COUNT[0] += 1
@@ -106,9 +110,13 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
+_CAPTION = threading.local()  # this script run's sidebar slot for the model caption
+
+
 def sidebar() -> None:
-    """Checkpoint chooser, decision threshold and band edges; state is kept in session_state."""
-    apply_thread_limit()
+    """Checkpoint chooser, decision threshold and band edges (state is kept in session_state),
+    and a slot for the model's caption, which :func:`current_model` fills: the sidebar itself
+    never waits for the model to load."""
     sb = st.sidebar
     sb.header("Model")
     choice = sb.selectbox("Checkpoint", checkpoint_choices(), key="ckpt_choice",
@@ -118,10 +126,20 @@ def sidebar() -> None:
     sb.slider("Decision threshold (p_fake ≥ threshold ⇒ FAKE)", 0.0, 1.0, 0.5, 0.01, key="threshold")
     sb.slider("Band edges (likely real | uncertain | likely synthetic)", 0.0, 1.0, DEFAULT_EDGES,
               0.01, key="band_edges")
-    model = current_model(show_errors=False)
-    if model is not None:
-        sb.caption(f"**{model.detector.model_name}** · {model.detector.input_size}px input · "
-                   f"loaded at {model.loaded_at} in {model.seconds:.2f} s (load #{model.load_id})")
+    _CAPTION.slot = sb.empty()
+
+
+def _show_model_caption(model: LoadedModel) -> None:
+    slot = getattr(_CAPTION, "slot", None)
+    if slot is not None:
+        slot.caption(f"**{model.detector.model_name}** · {model.detector.input_size}px input · "
+                     f"loaded at {model.loaded_at} in {model.seconds:.2f} s (load #{model.load_id})")
+        _CAPTION.slot = None
+
+
+def forget_model_caption() -> None:
+    """End of a script run: its sidebar slot is not written to again."""
+    _CAPTION.slot = None
 
 
 def checkpoint_path() -> str:
@@ -152,7 +170,9 @@ def analysis_options(**extra: Any) -> AnalysisOptions:
 
 
 def current_model(show_errors: bool = True) -> LoadedModel | None:
-    """The cached model for the sidebar's checkpoint, or None (with an error shown) if unusable."""
+    """The cached model for the sidebar's checkpoint, or None (with an error shown) if unusable;
+    torch's thread count is set for the calling script run first."""
+    apply_thread_limit()
     path = checkpoint_path()
     if not path:
         if show_errors:
@@ -160,11 +180,13 @@ def current_model(show_errors: bool = True) -> LoadedModel | None:
         return None
     try:
         mtime = os.stat(path).st_mtime_ns
-        return get_detector(path, mtime)
+        model = get_detector(path, mtime)
     except Exception as exc:  # CheckpointError, OSError: one message, no traceback
         if show_errors:
             st.error(f"Cannot load the checkpoint: {exc}")
         return None
+    _show_model_caption(model)
+    return model
 
 
 def require_model() -> LoadedModel:

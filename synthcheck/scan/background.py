@@ -96,9 +96,12 @@ class ScanJob:
 
     def _run(self) -> None:
         cmd = scan_command(self.folder, self.spec, self.out, self.workers, self.chunk_size)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        path = summary_path(self.out)
-        before = path.stat().st_mtime_ns if path.is_file() else None
+        # the child imports this same synthcheck (a checkout may shadow an installed copy)
+        here = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+        summary = summary_path(self.out)
+        before = summary.stat().st_mtime_ns if summary.is_file() else None
         try:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, text=True, env=env)
@@ -118,8 +121,8 @@ class ScanJob:
                 self.total = int(step["total"])
         rc = proc.wait()
         drain.join(5)
-        if path.is_file() and path.stat().st_mtime_ns != before:  # this run wrote it
-            self.summary = json.loads(path.read_text())
+        if summary.is_file() and summary.stat().st_mtime_ns != before:  # this run wrote it
+            self.summary = json.loads(summary.read_text())
             self.done = int(self.summary["counts"]["n_images"])
         else:
             last = [ln.strip() for ln in err if ln.strip()]

@@ -31,6 +31,7 @@ SHOTS = Path(os.environ.get("SYNTHCHECK_SCREENSHOTS") or (
     ROOT / "docs" / "screenshots" if os.environ.get("SYNTHCHECK_E2E_DATA")
     else Path(tempfile.gettempdir()) / "synthcheck-e2e-screenshots"))
 TIMINGS: dict[str, float] = {}  # figures printed by the browser tests
+NAV_LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'  # the router's menu
 LOCAL_PREFIXES = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 
 
@@ -133,4 +134,4 @@ def wait_idle(pg) -> None:
 
 def goto(pg, title: str) -> None:
     """Click a page in the sidebar navigation."""
-    pg.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    pg.locator(NAV_LINK, has_text=title).first.click()
