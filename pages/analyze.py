@@ -67,7 +67,8 @@ for res in results:
                          else "Provenance (none found)", expanded=bool(prov.signals)):
             st.write(prov.summary)
             if prov.signals:
-                st.dataframe([{k: s.get(k) for k in ("source", "field", "value", "meaning", "strength")}
+                st.dataframe([{k.capitalize(): str(s.get(k) or "") for k in
+                               ("source", "field", "value", "meaning", "strength")}
                               for s in prov.signals], hide_index=True, width="stretch")
             st.caption("Metadata is evidence beside the model's score, never part of p_fake. "
                        "It is easy to strip or forge; an untrusted C2PA signer is a claim, not proof.")

@@ -41,7 +41,9 @@ st.markdown(f"**Data set** {known_dataset(meta) or 'not named in this checkpoint
 if data:
     st.markdown(f"**Data fingerprint** `{data.get('fingerprint') or 'not recorded'}`  \n"
                 f"**Test fingerprint** `{data.get('test_fingerprint') or 'not recorded'}`")
-    st.json({k: v for k, v in data.items() if "fingerprint" not in k})
+    st.dataframe(pd.DataFrame([{"Fact": k.replace("_", " ").capitalize(), "Value": str(v)}
+                               for k, v in data.items() if "fingerprint" not in k and v is not None]),
+                 hide_index=True, width="stretch")
 else:
     st.info("No data provenance stored in this checkpoint.")
 

@@ -229,3 +229,26 @@ def test_a_report_checked_with_some_of_its_images_is_incomplete_not_red(home, ti
     ok(at.button(key="cases_report_verify").click().run())
     assert "cannot be verified: report.json: is not a JSON report" in texts(at.error)
     assert "FAILED" not in texts(at.error) and not at.warning
+
+
+def test_adding_a_server_folder_follows_the_folder_policy(home, tmp_path, monkeypatch) -> None:
+    cases.create_case("Folders")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png(1))
+    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
+    at = page()
+    ok(at.text_input(key="cases_folder").input(str(folder)).run())
+    ok(at.button(key="cases_add_folder").click().run())
+    refusal = texts(at.error)
+    assert "Reading folders on the server is off" in refusal
+    assert "SYNTHCHECK_SCAN_ROOTS" in refusal and "SYNTHCHECK_DATA" in refusal
+    assert cases.get_case(cases.list_cases()[0]["id"])["n_images"] == 0
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path / "elsewhere"))
+    ok(at.button(key="cases_add_folder").click().run())
+    assert "outside the folders this server may read" in texts(at.error)
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path))
+    ok(at.button(key="cases_add_folder").click().run())
+    assert "Added 1 image(s)" in texts(at.success)
+    assert cases.get_case(cases.list_cases()[0]["id"])["n_images"] == 1
