@@ -2,7 +2,7 @@
 and its checks, built from :mod:`synthcheck.cases` and :mod:`synthcheck.reporting`.
 
 Every row here has labels a person reads (never record keys) and no empty value shows as
-"None". Unit-tested without Streamlit (``tests/test_dashboard_cases.py``).
+"None". Unit-tested without Streamlit (``tests/test_dashboard_workflow.py``).
 """
 
 from __future__ import annotations
