@@ -30,7 +30,13 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from driver import ARGS, CHROMIUM, streamlit_server, wait_idle  # noqa: E402
 
 WARNINGS = ("missing ScriptRunContext", "streamlit run")
-COUNT = re.compile(r"(?:Starting the scan|Scanning)… ([\d,]+) of ([\d,]+|…) images \((?:([\d,]+) images/s|\d+ s so far)")
+STATE_JS = """() => {
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  const again = [...document.querySelectorAll('button')].some((b) => b.innerText.startsWith('Scan again'));
+  return {progress: bar ? bar.innerText : '', done: again};
+}"""
+COUNT = re.compile(r"(?:Starting the scan|Scanning)… ([\d,]+) of ([\d,]+|…|\?) images "
+                   r"\((?:([\d,]+) images/s|\d+ s so far)")
 
 
 def make_folder(folder: Path, n: int, data: str | None = None) -> Path:
@@ -65,7 +71,7 @@ def cli_scan(folder: Path, out: Path) -> float:
 
 def page_scan(pg, url: str, folder: Path, timeout_s: float = 300) -> dict:
     """Scan ``folder`` from the Batch page: seconds to the first count above zero and to the
-    results table, and every progress text seen (polled every 100 ms)."""
+    results table, and every progress text seen (sampled every 200 ms)."""
     pg.goto(f"{url}/batch")
     pg.get_by_role("heading", name="Batch triage").wait_for()
     wait_idle(pg)
@@ -82,22 +88,25 @@ def page_scan(pg, url: str, folder: Path, timeout_s: float = 300) -> dict:
     first = None
     done_at = None
     while time.perf_counter() - t0 < timeout_s:
-        bar = pg.locator('[data-testid="stProgress"]')
-        text = bar.first.inner_text(timeout=500) if bar.count() else ""
-        m = COUNT.search(text)
+        state = pg.evaluate(STATE_JS)  # one look at the page: never waits on an element
+        m = COUNT.search(state["progress"])
         now = time.perf_counter() - t0
         if m:
             done = int(m.group(1).replace(",", ""))
-            total = None if m.group(2) == "…" else int(m.group(2).replace(",", ""))
+            total = None if m.group(2) in ("…", "?") else int(m.group(2).replace(",", ""))
             seen.append((round(now, 2), done, total, int((m.group(3) or "0").replace(",", ""))))
             if first is None and (done > 0 or (total or 0) > 0):
                 first = now
-        if pg.get_by_role("button", name=re.compile("^Scan again")).count():
+        if state["done"]:
             done_at = now
             break
-        pg.wait_for_timeout(100)
+        pg.wait_for_timeout(200)
+    last = pg.get_by_text(re.compile(r"^Last scan: .* in [\d.]+ s")).first
+    last.wait_for(timeout=10_000)
+    job_s = float(re.search(r" in ([\d.]+) s", last.inner_text()).group(1))
     return {"first_count_s": None if first is None else round(first, 2),
-            "page_scan_s": None if done_at is None else round(done_at, 2), "progress": seen}
+            "page_scan_s": None if done_at is None else round(done_at, 2),
+            "job_s": job_s, "progress": seen}
 
 
 def server_warnings(log: Path) -> list[str]:
@@ -109,6 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--data", default=os.environ.get("SYNTHCHECK_E2E_DATA"))
+    ap.add_argument("--root", default=str(ROOT), help="the tree whose dashboard is served (e.g. an "
+                                                       "older commit unpacked with git archive)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -117,9 +128,11 @@ def main() -> None:
     out: dict[str, object] = {"n_images": args.n, "cpu_count": os.cpu_count(),
                               "load_avg_start": os.getloadavg()[0]}
     out["cli_scan_s"] = round(cli_scan(folder, tmp / "cli.parquet"), 2)
+    root = Path(args.root).resolve()
     env = {"SYNTHCHECK_SCAN_ROOTS": str(tmp / "scan"), "SYNTHCHECK_HOME": str(tmp / "home"),
-           "SYNTHCHECK_DASHBOARD_WARMUP": "0"}
-    with streamlit_server(tmp, env) as url, sync_playwright() as pw:
+           "SYNTHCHECK_DASHBOARD_WARMUP": "0", "PYTHONPATH": str(root)}
+    out["root"] = str(root)
+    with streamlit_server(tmp, env, root=root) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         pg = browser.new_page(viewport={"width": 1360, "height": 900})
         pg.set_default_timeout(120_000)

@@ -48,6 +48,12 @@ def scan_results(out) -> None:
     path = summary_path(out)
     counts = json.loads(path.read_text())["counts"] if path.is_file() else summary_counts(out)
     counts_row(counts)
+    job = REGISTRY.get(out)
+    if job is not None and job.summary is not None:
+        s = job.status()
+        st.caption(f"Last scan: {job.summary['n_new']:,} new images in {s['elapsed_s']:.1f} s "
+                   f"({job.summary['n_new'] / s['elapsed_s']:,.0f} images/s, start-up included); "
+                   f"{job.summary['n_skipped']:,} were already in the results file.")
     chosen = st.multiselect("Show", list(FILTER_LABEL), default=list(FILTER_LABEL),
                             format_func=FILTER_LABEL.get, key="batch_scan_conclusions")
     _, n = scan_view.page(out, chosen, 0, 1, columns=("conclusion", "error"))
@@ -100,7 +106,7 @@ def folder_scan(loaded_model) -> None:
 
 @st.fragment(run_every=0.5)
 def progress(out) -> None:
-    """The running scan's count and rate, polled twice a second; the results once it is done."""
+    """The running scan's count and rate, polled four times a second; the results once done."""
     job = REGISTRY.get(out)
     if job is None or not job.running:
         st.rerun()

@@ -61,8 +61,9 @@ def tiny_data(root: Path, n: int = 12) -> Path:
 
 @contextmanager
 def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
-                     timings: dict[str, float] | None = None) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free localhost port; yields its URL.
+                     timings: dict[str, float] | None = None, root: Path = ROOT) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` of ``root`` (default this checkout) on a free
+    localhost port; yields its URL.
 
     The Metrics/Explain data folder is SYNTHCHECK_E2E_DATA (real data for README screenshots)
     or a generated mini data set under ``tmp``.
@@ -80,7 +81,7 @@ def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = t0 + 60
