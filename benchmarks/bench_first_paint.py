@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,9 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from driver import ARGS, CHROMIUM, free_port  # noqa: E402
+
 FILE_NAMES = ("streamlit app", "model card")  # what the legacy pages/ list shows (lower case)
 # Visible sidebar text of Streamlit's own page list, and the main block's first heading.
 PROBE = """() => {
@@ -38,15 +37,9 @@ PROBE = """() => {
 }"""
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def first_paint(root: Path, path: str, heading: str, pw) -> dict:
     """One server start: seconds to the heading, whether file names showed, blank seconds."""
-    port = _port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(root), "SYNTHCHECK_HOME": tempfile.mkdtemp()}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
