@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+NAV_LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'  # the router's menu
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -113,7 +114,7 @@ def main() -> None:
                 _idle(pg)
             out["upload_to_verdict_gradcam_s"] = [round(x, 3) for x in ups]
             out["upload_to_verdict_gradcam_median_s"] = round(statistics.median(ups), 3)
-            pg.locator('[data-testid="stSidebarNav"] a', has_text="Explain").first.click()
+            pg.locator(NAV_LINK, has_text="Explain").first.click()
             pg.get_by_role("heading", name="Explain a verdict").wait_for()
             _idle(pg)
             exps = []
@@ -128,7 +129,7 @@ def main() -> None:
             out["explain_three_methods_median_s"] = round(statistics.median(exps), 3)
             t = time.perf_counter()
             for title in ("Metrics", "Batch triage", "Model card", "Analyze"):
-                pg.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+                pg.locator(NAV_LINK, has_text=title).first.click()
                 _idle(pg)
             out["four_page_switches_s"] = round(time.perf_counter() - t, 3)
             cap2 = pg.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]',

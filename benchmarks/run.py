@@ -138,7 +138,27 @@ def sec_dashboard(args) -> list[Row]:
          "median, in Chromium"),
         ("dashboard: page switch reloads the model", str(data["model_reloaded_on_page_switch"]).lower(), "false",
          f"4 switches in {data['four_page_switches_s']:.2f} s"),
+        *_page_scan_rows(args), *_first_paint_rows(),
     ]
+
+
+def _page_scan_rows(args) -> list[Row]:
+    """The Batch page's folder scan against the CLI on the same 2,000 images, same run."""
+    scan, _, _ = run_child([sys.executable, str(HERE / "bench_page_scan.py"), "--n", "2000",
+                            *(["--data", args.data] if args.data else [])], 600)
+    return [("dashboard: folder scan of 2,000 images from the page", f"{scan['page_scan_s']:.1f} s",
+             "<= 2x the CLI's", f"CLI {scan['cli_scan_s']:.1f} s in the same run; first count at "
+                                f"{scan['first_count_s']:.1f} s; {len(scan['server_log_warnings'])} "
+                                "ScriptRunContext warnings")]
+
+
+def _first_paint_rows() -> list[Row]:
+    """Seconds from ``streamlit run`` to the first real page element in Chromium."""
+    fp, _, _ = run_child([sys.executable, str(HERE / "bench_first_paint.py"), "--repeats", "2"], 600)
+    seen = fp["root"]["file_name_nav_seen"] or fp["deep_link"]["file_name_nav_seen"]
+    return [("dashboard: first paint after a server start", f"{fp['root']['first_paint_median_s']:.1f} s",
+             "no file-name page list", f"/model_card {fp['deep_link']['first_paint_median_s']:.1f} s; "
+                                       f"file-name list seen: {str(seen).lower()}")]
 
 
 def sec_api(args) -> list[Row]:

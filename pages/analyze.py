@@ -2,28 +2,29 @@
 
 import streamlit as st
 
-import ui_shared
 from synthcheck.bands import band_label
+from synthcheck.dashboard import app, cache, model, render
 from synthcheck.metadata import read_exif, summary
 
+app.frame()
 st.title("Analyze images")
 st.caption("Each image gets its conclusion first (likely real, uncertain, likely synthetic, or "
            "cannot assess when it is unlike the training data), then why, the model's score, a "
            "Grad-CAM heat map, native-resolution tiles, provenance and EXIF.")
 
-model = ui_shared.require_model()
-det = model.detector
-files = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF, TIFF)", type=ui_shared.UPLOAD_TYPES,
+loaded_model = model.require_model()
+det = loaded_model.detector
+files = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF, TIFF)", type=model.UPLOAD_TYPES,
                          accept_multiple_files=True, key="analyze_files")
 if not files:
     st.info("Upload an image to see its conclusion.")
     st.stop()
 
-results = ui_shared.analyze_uploads(model, [(f.name, f.getvalue()) for f in files], tiles=True)
+results = cache.analyze_uploads(loaded_model, [(f.name, f.getvalue()) for f in files], tiles=True)
 
 for res in results:
     with st.container(border=True):
-        st.markdown(f"**{res.name}**")
+        st.markdown(f"**{render.plain(res.name)}**")
         if not res.ok:
             st.error(f"Cannot analyse this file: {res.error}")
             continue
@@ -32,9 +33,7 @@ for res in results:
         # at 1280 x 720; the two small pictures share the rest and scale with it.
         verdict_col, pictures_col = st.columns([1.25, 1], gap="medium")
         with verdict_col:
-            ui_shared.headline(res)
-            st.progress(float(res.p_fake), text=f"p_fake {res.p_fake:.3f}"
-                        + ("" if res.score_reliable else " (unreliable here)"))
+            render.headline(res)
             if res.domain.reasons:
                 with st.expander(f"Why the model cannot judge this image ({len(res.domain.reasons)})",
                                  expanded=True):
@@ -43,16 +42,9 @@ for res in results:
                 st.info(f"**Known bias:** {note}")
         with pictures_col:
             a, b = st.columns(2)
-            a.image(ui_shared.enlarge(det.to_array(li)), caption="Model input", width="stretch")
-            cam, reason, trust = ui_shared.gradcam_overlay(model, li, res.verdict)
-            if cam is not None:
-                b.image(cam, caption=f"Grad-CAM: evidence for {res.verdict} (red = strong)",
-                        width="stretch")
-                if trust:
-                    b.caption(f":{trust['colour']}[{trust['sentence']}]")
-            else:
-                b.error(reason or "Grad-CAM unavailable.")
-        picture = ui_shared.tile_picture(res)
+            a.image(render.enlarge(det.to_array(li)), caption="Model input", width="stretch")
+            render.gradcam_card(loaded_model, res, b)
+        picture = render.tile_picture(res)
         if picture is not None:
             grid = res.tiles
             with st.expander(f"Tile grid: {grid.rows} x {grid.cols} patches at native resolution",
@@ -75,7 +67,8 @@ for res in results:
                          else "Provenance (none found)", expanded=bool(prov.signals)):
             st.write(prov.summary)
             if prov.signals:
-                st.dataframe([{k: s.get(k) for k in ("source", "field", "value", "meaning", "strength")}
+                st.dataframe([{k.capitalize(): str(s.get(k) or "") for k in
+                               ("source", "field", "value", "meaning", "strength")}
                               for s in prov.signals], hide_index=True, width="stretch")
             st.caption("Metadata is evidence beside the model's score, never part of p_fake. "
                        "It is easy to strip or forge; an untrusted C2PA signer is a claim, not proof.")

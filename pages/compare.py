@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-import ui_shared
+from synthcheck.dashboard import app, cache, folders, render
+from synthcheck.dashboard import model as dashboard_model
 from synthcheck.evaluation.selfcheck import SELFCHECK_DIR
 from synthcheck.explain.evaluation.report import (
     agreement_png,
@@ -15,9 +16,8 @@ from synthcheck.explain.evaluation.report import (
     rates_png,
     tie_group_lines,
 )
-from synthcheck.triage import SCAN_ROOTS_OFF, TriageError, check_folder, dashboard_roots
 
-ui_shared.ensure_router()  # a deep link to this page still gets the router's sidebar
+app.frame()
 st.title("Compare explanation methods")
 st.caption("Each method explains every sampled image towards the analysis's verdict at the sidebar threshold. "
            "Means carry Student t 95% intervals, rates Wilson 95% intervals; methods in one tie group are not "
@@ -41,7 +41,7 @@ def _run(model, folder: str) -> None:
                           sanity_images=int(st.session_state["compare_sanity"]))
         n = int(st.session_state["compare_n"])
         bar = st.progress(0.0, text="Explaining…")
-        result, _ = evaluate(model.detector, folder, cfg, n=n, threshold=ui_shared.threshold(),
+        result, _ = evaluate(model.detector, folder, cfg, n=n, threshold=dashboard_model.threshold(),
                              cache_dir=synthcheck_home() / "explain-eval" / "cache",
                              progress=lambda done: bar.progress(min(1.0, done / n), text=f"Explained {done} of {n}"))
         bar.empty()
@@ -61,22 +61,22 @@ if source == "Saved run (JSON)":
         except ValueError as exc:
             st.error(f"Cannot read this file: {exc}")
 else:
-    model = ui_shared.require_model()
-    ex, _ = ui_shared.explain_module()
+    model = dashboard_model.require_model()
+    ex, _ = dashboard_model.explain_module()
     folder = str(SELFCHECK_DIR)
     if source == "Server folder":
-        roots = dashboard_roots()
+        roots = folders.allowed_roots()
         if not roots:
-            st.info(SCAN_ROOTS_OFF)
+            st.info(folders.roots_sentence(roots))
             st.stop()
-        st.caption("This server may read folders under: " + ", ".join(f"`{r}`" for r in roots))
+        st.caption(folders.roots_sentence(roots))
         typed = st.text_input("Folder path (REAL/FAKE folders, a plain folder or a manifest)", key="compare_folder",
                               placeholder=str(roots[0]))
         if not typed.strip():
             st.stop()
         try:
-            folder = str(check_folder(typed.strip(), roots))
-        except TriageError as exc:
+            folder = str(folders.allowed_folder(typed.strip(), roots, must_be_dir=False))
+        except folders.FolderRefused as exc:  # the one folder policy, in its own words
             st.error(str(exc))
             st.stop()
     c1, c2, c3, c4 = st.columns(4)
@@ -117,23 +117,24 @@ pick = st.selectbox("Image", range(len(images)), key="compare_image",
                                           f"(label {images[i]['label']}, verdict {images[i]['verdict']})")
 if not st.toggle("Show its maps", key="compare_show"):
     st.stop()
-model = ui_shared.require_model()
+model = dashboard_model.require_model()
 info = images[pick]
 try:  # the saved path is read only under the same folder rule (or inside the bundled control images)
-    path = check_folder(info["path"] or "", dashboard_roots() + [SELFCHECK_DIR])
-    analysis = ui_shared.analyze_uploads(model, [(info["name"], path.read_bytes())])[0]
-except (TriageError, OSError) as exc:
+    path = folders.allowed_folder(info["path"] or "", [*folders.allowed_roots(), SELFCHECK_DIR],
+                                  must_be_dir=False)
+    analysis = cache.analyze_uploads(model, [(info["name"], path.read_bytes())])[0]
+except (folders.FolderRefused, OSError) as exc:
     st.error(f"Cannot open this image here: {exc}")
     st.stop()
 if not analysis.ok or analysis.sha256 != info["sha256"]:
     st.error("This file is not the image the run measured (missing, changed or unreadable).")
     st.stop()
-ex, visual = ui_shared.explain_module()
+ex, visual = dashboard_model.explain_module()
 methods = tuple(result["methods"])
 options = json.dumps(result.get("config", {}).get("method_options", {}), sort_keys=True)
-report = ui_shared.explain_cached(model, analysis.loaded, methods, info["verdict"], int(result["seed"]), options)
+report = cache.explain_cached(model, analysis.loaded, methods, info["verdict"], int(result["seed"]), options)
 st.caption(f"Explaining {info['verdict']} (the run's target for this image); p_fake {info['p_fake']:.3f}.")
-cards = ui_shared.cards(len(methods) + 1, width=160)
+cards = render.cards(len(methods) + 1, width=160)
 cards[0].image(visual.upscale_nearest(report.image, 5), caption="input")
 for card, m in zip(cards[1:], methods, strict=True):
     e = report.explanations[m]

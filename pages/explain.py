@@ -2,20 +2,20 @@
 deletion/insertion curves), timings, and how far the methods agree."""
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui_shared
+from synthcheck.dashboard import app, cache, folders, model, render
 from synthcheck.explain.metrics import verdicts
 
+app.frame()
 st.title("Explain a verdict")
-model = ui_shared.require_model()
-det = model.detector
-ex, visual = ui_shared.explain_module()
+loaded_model = model.require_model()
+det = loaded_model.detector
+ex, visual = model.explain_module()
 
 source = st.segmented_control("Image", ["Upload", "From a data folder"], default="Upload",
                               key="explain_source")
@@ -23,25 +23,28 @@ data: bytes | None = None
 name = ""
 if source == "From a data folder":
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-    root = c1.text_input("Data folder", ui_shared.default_data_dir(), key="explain_data")
+    root = c1.text_input("Data folder", folders.default_data_folder(), key="explain_data")
     split = c2.selectbox("Split", ["test", "train"], key="explain_split")
     cls = c3.selectbox("Class", ["FAKE", "REAL"], key="explain_class")
     index = int(c4.number_input("Index", 0, 10**6, 0, key="explain_index"))
     if root.strip():
         try:
-            files = ui_shared.list_folder_images(root.strip(), split, cls)
+            files = cache.list_folder_images(root.strip(), split, cls)
             if not files:
                 st.error(f"No {cls} images in {root}/{split}.")
             else:
                 path = Path(files[index % len(files)])
-                data, name = path.read_bytes(), str(path)
+                data, name = cache.read_folder_image(path), str(path)
                 st.caption(f"{name} ({index % len(files) + 1} of {len(files)})")
+        except folders.FolderRefused as exc:  # the one folder policy, in its own words
+            st.error(str(exc))
         except Exception as exc:  # DataError, OSError
             st.error(f"Cannot read the data folder: {exc}")
     else:
         st.info("Enter a data folder (or set SYNTHCHECK_DATA).")
+        st.caption(folders.roots_sentence())
 else:
-    up = st.file_uploader("Image", type=ui_shared.UPLOAD_TYPES, key="explain_file")
+    up = st.file_uploader("Image", type=model.UPLOAD_TYPES, key="explain_file")
     if up is not None:
         data, name = up.getvalue(), up.name
 
@@ -61,7 +64,7 @@ if data is None:
 if not methods:
     st.info("Choose at least one method.")
     st.stop()
-analysis = ui_shared.analyze_uploads(model, [(name, data)])[0]
+analysis = cache.analyze_uploads(loaded_model, [(name, data)])[0]
 if not analysis.ok:
     st.error(f"Cannot analyse this file: {analysis.error}")
     st.stop()
@@ -70,30 +73,30 @@ resolved = analysis.verdict if target == "predicted" else target
 options = {"gradient_shap": {"n_samples": shap_n}, "kernel_shap": {"n_samples": shap_n * 4},
            "lime": {"num_samples": lime_n}}
 options = {k: v for k, v in options.items() if k in methods}
-t0 = time.perf_counter()
 try:
-    report = ui_shared.explain_cached(model, loaded, tuple(methods), resolved, seed,
-                                      json.dumps(options, sort_keys=True))
+    report, computed_s = cache.explain_timed(loaded_model, loaded, tuple(methods), resolved, seed,
+                                             json.dumps(options, sort_keys=True))
 except Exception as exc:
     st.error(f"Explanation failed: {type(exc).__name__}: {exc}")
     st.stop()
-elapsed = time.perf_counter() - t0
 
-ui_shared.headline(analysis)
+render.headline(analysis)
 if not analysis.score_reliable:
     st.caption("The maps below explain a score the model cannot be trusted on for this image.")
-st.markdown(f"**{Path(name).name}** · explaining **{resolved}** · {len(methods)} methods in "
-            f"{elapsed:.2f} s")
+took = (f"computed in {computed_s:.2f} s" if computed_s is not None
+        else "from cache (computed earlier for this image and settings)")
+st.markdown(f"**{render.plain(Path(name).name)}** · explaining **{resolved}** · "
+            f"{len(methods)} method{'s' if len(methods) > 1 else ''}, {took}")
 # One light PNG per panel (the Plotly figure ships ~1 MB of pixel JSON to the browser), in cards
 # that wrap so five methods never overflow; each map has its own colour bar.
 PANEL = 240  # px: three panels a row at 1280 x 720, five at 1920 x 1080
-up = max(1, ui_shared.DISPLAY_SIDE // det.input_size)
+up = max(1, cache.DISPLAY_SIDE // det.input_size)
 faith = report.faithfulness or {}
-cells = ui_shared.cards(1 + len(report.explanations), width=PANEL, gap="small")
-cells[0].image(ui_shared.enlarge(report.image), caption="input", width="stretch")
+cells = render.cards(1 + len(report.explanations), width=PANEL, gap="small")
+cells[0].image(render.enlarge(report.image), caption="input", width="stretch")
 for col, (m, e) in zip(cells[1:], report.explanations.items(), strict=True):
     col.image(visual.overlay(report.image, e.map, alpha=0.5, cmap=visual.cmap_for(e.signed), upscale=up),
-              caption=f"{m} · {e.seconds * 1e3:.0f} ms", width="stretch")
+              caption=f"{m} · {e.seconds * 1e3:.0f} ms to compute", width="stretch")
     col.image(visual.colour_bar(e, width=PANEL), width="stretch")
     call = verdicts.faithfulness_call(faith.get(m))
     if call:
@@ -117,7 +120,7 @@ for m, e in report.explanations.items():
                  "deletion, log-odds ↓": f.get("deletion_auc_logit"),
                  "insertion, log-odds ↑": f.get("insertion_auc_logit"),
                  "against random": verdicts.CALLS.get(call or "", "not measured"),
-                 "seconds": round(e.seconds, 3), "model evals": e.model_evals})
+                 "time (s)": round(e.seconds, 3), "model calls": e.model_evals})
 st.dataframe(pd.DataFrame(rows).set_index("method"), width="stretch")
 st.caption("Deletion: remove the most important pixels first; a faithful map makes the target "
            "probability fall faster than a random order (lower AUC). Insertion: the reverse. "
@@ -128,7 +131,7 @@ st.caption("Deletion: remove the most important pixels first; a faithful map mak
 curves = [(m, f) for m, f in faith.items() if "deletion_curve" in f]
 if curves:
     st.subheader("Deletion and insertion curves")
-    for col, (m, f) in zip(ui_shared.cards(len(curves), width=380, gap="small"), curves, strict=True):
+    for col, (m, f) in zip(render.cards(len(curves), width=380, gap="small"), curves, strict=True):
         col.plotly_chart(visual.curves_figure(m, f, report.target), key=f"explain_curves_{m}")
 
 agree = {k: v for k, v in (report.agreement or {}).items() if isinstance(v, dict)}

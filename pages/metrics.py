@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui_shared
+from synthcheck.dashboard import app, cache, folders, model, render
 from synthcheck.evaluation.curves import (
     CELL_LABELS,
     CELLS,
@@ -21,12 +21,13 @@ from synthcheck.evaluation.metrics import compute_metrics
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}  # never squeezes a curve
 
+app.frame()
 st.title("Metrics")
-model = ui_shared.require_model()
-det = model.detector
+loaded_model = model.require_model()
+det = loaded_model.detector
 
 c1, c2, c3 = st.columns([3, 1, 1])
-data_dir = c1.text_input("Data folder (holds SPLIT/REAL and SPLIT/FAKE)", ui_shared.default_data_dir(),
+data_dir = c1.text_input("Data folder (holds SPLIT/REAL and SPLIT/FAKE)", folders.default_data_folder(),
                          key="metrics_data", placeholder="/data/cifake")
 split = c2.selectbox("Split", ["test", "train", "val"], key="metrics_split")
 max_n = int(c3.number_input("Max images (0 = all)", 0, 200_000, 2000, 500, key="metrics_max"))
@@ -47,16 +48,18 @@ def history_section() -> None:
     b.line_chart(h[[c for c in ("train_acc", "val_acc", "val_roc_auc") if c in h]])
 
 
-if not data_dir.strip() or not Path(data_dir.strip()).expanduser().is_dir():
-    if data_dir.strip():
-        st.error(f"{data_dir} is not a folder.")
-    else:
-        st.info("Enter a data folder (or set SYNTHCHECK_DATA) to evaluate the checkpoint on it.")
+if not data_dir.strip():
+    st.info("Enter a data folder (or set SYNTHCHECK_DATA) to evaluate the checkpoint on it.")
+    st.caption(folders.roots_sentence())
     history_section()
     st.stop()
 
 try:
-    res = ui_shared.evaluate_folder(model, data_dir.strip(), split, max_n)
+    res = cache.evaluate_folder(loaded_model, data_dir.strip(), split, max_n)
+except folders.FolderRefused as exc:  # the one folder policy, in its own words
+    st.error(str(exc))
+    history_section()
+    st.stop()
 except Exception as exc:  # DataError, unreadable folder: one clear message
     st.error(f"Cannot evaluate: {exc}")
     history_section()
@@ -65,7 +68,7 @@ except Exception as exc:  # DataError, unreadable folder: one clear message
 y, p = res.labels, res.p_fake
 st.caption(f"{len(y)} of {res.n_total} images of '{split}' scored in {res.seconds:.1f} s "
            f"({res.n_skipped} unreadable skipped) · data fingerprint `{res.fingerprint[:16]}…`")
-thr = st.slider("Threshold for these metrics", 0.0, 1.0, ui_shared.threshold(), 0.01,
+thr = st.slider("Threshold for these metrics", 0.0, 1.0, model.threshold(), 0.01,
                 key="metrics_threshold")
 m = compute_metrics(y, p, thr)
 k = st.columns(6)
@@ -114,7 +117,7 @@ with right:
         for r in range(0, len(order), per_row):
             row = st.columns(per_row)
             for col, i in zip(row, order[r:r + per_row], strict=False):
-                col.image(ui_shared.enlarge(res.images[i], 96),
+                col.image(render.enlarge(res.images[i], 96),
                           caption=f"{p[i]:.2f} {Path(res.paths[i]).name}", width="stretch")
 
 st.header("Curves")

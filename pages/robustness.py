@@ -5,44 +5,42 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui_shared
+from synthcheck.dashboard import app, artifacts, cache, folders, model, render
 from synthcheck.evaluation.robustness import (
     default_perturbations,
     robustness_on_folder,
     verdict_stability,
 )
 
+ROBUSTNESS_COLUMNS = {
+    "label": "Processing", "accuracy": st.column_config.NumberColumn("Accuracy", format="%.3f"),
+    "delta_accuracy": st.column_config.NumberColumn("Change in accuracy", format="%+.3f"),
+    "roc_auc": st.column_config.NumberColumn("ROC-AUC", format="%.3f"),
+    "recall_real": st.column_config.NumberColumn("Real images judged real", format="%.3f"),
+    "recall_fake": st.column_config.NumberColumn("Fake images judged fake", format="%.3f"),
+    "flip_rate": st.column_config.NumberColumn("Raw calls flipped", format="percent"),
+    "mean_abs_dp": st.column_config.NumberColumn("Mean score change", format="%.3f"),
+    "seconds": st.column_config.NumberColumn("Time (s)", format="%.1f"),
+}
 
-def detector():
-    """The dashboard's shared model (loaded once by the router's sidebar)."""
-    return ui_shared.require_model().detector
-
-
-def default_data() -> str:
-    if ui_shared is not None and hasattr(ui_shared, "default_data_dir"):
-        return ui_shared.default_data_dir()
-    import os
-
-    return os.environ.get("SYNTHCHECK_DATA", "")
-
-
+app.frame()
 st.title("Robustness")
 st.caption("A detector is only useful if its verdict survives what happens to images online: "
            "re-compression, resizing, blur, noise, and deliberate adversarial changes. "
            "Attacks here are white-box (they use the model's gradients): a worst case.")
-det = detector()
+loaded_model = model.require_model()
+det = loaded_model.detector
 tab_one, tab_set = st.tabs(["One image: verdict stability", "Data set: accuracy under perturbation"])
 
 with tab_one:
-    up = st.file_uploader("Image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                          key="robust_file")
+    up = st.file_uploader("Image", type=model.UPLOAD_TYPES, key="robust_file")
     adversarial = st.checkbox("Include FGSM / PGD attacks", value=True, key="robust_adv_one")
     if up is not None:
-        analysis = ui_shared.analyze_uploads(ui_shared.require_model(), [(up.name, up.getvalue())])[0]
+        analysis = cache.analyze_uploads(loaded_model, [(up.name, up.getvalue())])[0]
         if not analysis.ok:
             st.error(f"Cannot analyse this file: {analysis.error}")
             st.stop()
-        ui_shared.headline(analysis)
+        render.headline(analysis)
         with st.spinner("Perturbing and scoring…"):
             res = verdict_stability(det, analysis.loaded, default_perturbations(adversarial=adversarial),
                                     threshold=analysis.threshold)
@@ -57,7 +55,11 @@ with tab_one:
         fig.add_hline(y=res["threshold"], line_dash="dash", annotation_text="threshold")
         fig.update_layout(yaxis_title="p_fake", yaxis_range=[0, 1], height=380, margin={"t": 20})
         st.plotly_chart(fig, width="stretch")
-        st.dataframe(df, hide_index=True, width="stretch")
+        st.dataframe(df, hide_index=True, width="stretch", column_config={
+            "label": "Processing", "family": "Kind", "p_fake": st.column_config.NumberColumn(
+                "Model score", format="%.3f"), "delta": st.column_config.NumberColumn(
+                "Change in score", format="%+.3f"), "verdict": "Raw call",
+            "flipped": st.column_config.CheckboxColumn("Raw call flipped")})
         n_flip = int(df["flipped"].sum())
         st.caption(f"{n_flip} of {len(df) - 1} perturbations flip the verdict. Attacks push p_fake "
                    "away from the current verdict.")
@@ -66,11 +68,21 @@ with tab_one:
 
 with tab_set:
     c1, c2, c3 = st.columns([3, 1, 1])
-    data_dir = c1.text_input("Data folder (with test/REAL and test/FAKE)", value=default_data(), key="robust_data")
+    data_dir = c1.text_input("Data folder (with test/REAL and test/FAKE)",
+                             value=folders.default_data_folder(), key="robust_data")
     split = c2.text_input("Split", value="test", key="robust_split")
     limit = c3.number_input("Images (balanced subset)", 20, 20000, 400, step=100, key="robust_limit")
     adv_set = st.checkbox("Include FGSM / PGD attacks (slow on CPU)", value=False, key="robust_adv_set")
-    if st.button("Run robustness evaluation", type="primary"):
+    st.caption(folders.roots_sentence())
+    # The table is tied to what it was computed from: another folder or setting drops it.
+    made_from = artifacts.inputs_key(data_dir.strip(), split, int(limit), adv_set, model.threshold(),
+                                     loaded_model.path, loaded_model.load_id)
+    if st.button("Run robustness evaluation", type="primary", key="robust_run"):
+        try:
+            folder = folders.allowed_folder(data_dir)
+        except folders.FolderRefused as exc:  # the one folder policy, in its own words
+            st.error(str(exc))
+            st.stop()
         bar = st.progress(0.0, text="starting")
         ps = default_perturbations(adversarial=adv_set)
         done = [0]
@@ -80,15 +92,15 @@ with tab_set:
             done[0] += 1
 
         try:
-            report = robustness_on_folder(det, data_dir or None, split, limit=int(limit),
+            report = robustness_on_folder(det, str(folder), split, limit=int(limit),
                                           perturbations=ps, progress=progress,
-                                          threshold=ui_shared.threshold())
-        except Exception as exc:  # missing folder, bad layout: one message
+                                          threshold=model.threshold())
+        except Exception as exc:  # missing split, bad layout: one message
             st.error(f"Cannot evaluate: {exc}")
             st.stop()
         bar.empty()
-        st.session_state["robust_report"] = report
-    report = st.session_state.get("robust_report")
+        artifacts.keep("robustness", made_from, report)
+    report = artifacts.current("robustness", made_from)
     if report:
         import pandas as pd
         import plotly.express as px
@@ -100,4 +112,5 @@ with tab_set:
         fig.update_layout(yaxis_range=[0, 1], xaxis_title=None, margin={"t": 20})
         st.plotly_chart(fig, width="stretch")
         st.dataframe(df[["label", "accuracy", "delta_accuracy", "roc_auc", "recall_real", "recall_fake",
-                         "flip_rate", "mean_abs_dp", "seconds"]], hide_index=True, width="stretch")
+                         "flip_rate", "mean_abs_dp", "seconds"]], hide_index=True, width="stretch",
+                     column_config=ROBUSTNESS_COLUMNS)

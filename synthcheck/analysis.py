@@ -82,6 +82,24 @@ def record_score_label(rec: dict[str, Any]) -> str:
                        rec.get("conclusion") != "cannot_assess")
 
 
+UNRELIABLE_HERE = "unreliable here: the model cannot judge this image"
+
+
+def map_caption(verdict: str | None, reliable: bool, method: str = "Grad-CAM") -> str:
+    """The words under a map of the model's raw call: what it shows where the score can be
+    trusted, else that it is unreliable here (never "evidence for" an out-of-domain call)."""
+    if not reliable:
+        return f"{method} of the model's raw call, {UNRELIABLE_HERE}"
+    return f"{method}: evidence for {verdict} (red = strong)"
+
+
+def explanations_heading(target: str | None, reliable: bool) -> str:
+    """The heading over a set of explanation maps (pages and reports)."""
+    if not reliable:
+        return f"Explanations of the model's raw call, {UNRELIABLE_HERE}"
+    return f"Explanations (for the class {target})" if target else "Explanations"
+
+
 def conclusion_label(conclusion: str | None) -> str:
     """Human wording of a conclusion id (``"cannot_assess"`` -> ``"Cannot assess"``)."""
     return CONCLUSION_LABELS.get(conclusion or "", conclusion or "")
@@ -144,6 +162,11 @@ class Analysis:
         if self.p_fake is None:
             return ""
         return score_label(self.p_fake, str(self.verdict), self.threshold, self.score_reliable)
+
+    @property
+    def map_caption(self) -> str:
+        """The caption of this analysis's Grad-CAM (:func:`map_caption`)."""
+        return map_caption(self.verdict, self.score_reliable)
 
     @property
     def advisories(self) -> list[str]:

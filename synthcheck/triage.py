@@ -90,40 +90,6 @@ def read_zip(source: bytes | bytearray | str | os.PathLike | BinaryIO, *, max_fi
         return _collect(iter_intake([zf], limits))
 
 
-SCAN_ROOTS_VAR = "SYNTHCHECK_SCAN_ROOTS"
-SCAN_ROOTS_OFF = (f"Reading folders on the server is off. To turn it on, set {SCAN_ROOTS_VAR} to "
-                  f"the folders the dashboard may read (separated by '{os.pathsep}') and restart it.")
-
-
-def scan_roots_from_env(var: str = SCAN_ROOTS_VAR) -> list[Path]:
-    """The folders the dashboard may read, from ``os.pathsep``-separated ``$var``; empty = none."""
-    raw = os.environ.get(var, "")
-    return [Path(r).expanduser().resolve() for r in raw.split(os.pathsep) if r.strip()]
-
-
-def dashboard_roots() -> list[Path]:
-    """Where the dashboard may read folders: the scan roots plus the configured data folder
-    (``$SYNTHCHECK_DATA``), which is always allowed. Empty: no server folder may be read."""
-    roots = scan_roots_from_env()
-    data = os.environ.get("SYNTHCHECK_DATA", "").strip()
-    if data and (resolved := Path(data).expanduser().resolve()) not in roots:
-        roots.append(resolved)
-    return roots
-
-
-def check_folder(path: str | os.PathLike, allowed_roots: Sequence[str | os.PathLike] | None = None) -> Path:
-    """Resolved ``path``; :class:`TriageError` unless it is inside one of ``allowed_roots``
-    (None: no restriction; an empty list: nothing may be read)."""
-    resolved = Path(path).expanduser().resolve()
-    if allowed_roots is not None:
-        if not allowed_roots:
-            raise TriageError(SCAN_ROOTS_OFF)
-        roots = [Path(r).expanduser().resolve() for r in allowed_roots]
-        if not any(resolved == r or r in resolved.parents for r in roots):
-            raise TriageError(f"{path} is outside the folders this server may read.")
-    return resolved
-
-
 def read_paths(paths: Iterable[str | os.PathLike], max_file_bytes: int = MAX_FILE_BYTES) -> Intake:
     """Bytes of files on disk as an :class:`Intake` (unreadable or oversize files rejected),
     named as given; taken in by :func:`synthcheck.intake.iter_intake` under the triage limits."""

@@ -3,7 +3,7 @@
 The app runs against the shipped checkpoint (models/), uploads are generated here with Pillow,
 and the Metrics/Explain data folder is a tiny REAL/FAKE tree in a temporary directory.
 AppTest resets Streamlit's "pages/ folder" flag before every run, so each rerun here starts
-like a fresh server's first deep link and also exercises ``ui_shared.ensure_router``.
+like a fresh server's first deep link and also exercises ``synthcheck.dashboard.app.frame``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ HEADLINES = ("Likely real", "Uncertain", "Likely synthetic", "Cannot assess")
 
 
 def _verdicts(at: AppTest) -> list[str]:
-    """The conclusion headlines on the page (``ui_shared.headline``), in order."""
+    """The conclusion headlines on the page (``synthcheck.dashboard.render.headline``), in order."""
     return [h for m in at.markdown if m.value.startswith("### :")
             for h in HEADLINES if m.value.endswith(f"[{h}]")]
 
@@ -130,15 +130,15 @@ def test_corrupt_upload_alone_shows_error_not_exception() -> None:
 def test_threshold_changes_the_verdict() -> None:
     from synthcheck.inference import Detector
 
-    data = _encode(_img(2), "PNG")
+    data = _encode(_img(2), "JPEG", quality=75)  # CIFAKE's own compression: in the model's domain
     p = Detector.from_checkpoint().predict([data])[0].p_fake
     below, above = math.floor(p * 100) / 100, math.ceil(p * 100 + 1e-9) / 100
     assert below <= p < above
     at = _app().run()
-    at.file_uploader(key="analyze_files").set_value(("x.png", data, "image/png"))
+    at.file_uploader(key="analyze_files").set_value(("x.jpg", data, "image/jpeg"))
     at.sidebar.slider(key="threshold").set_value(below).run()
     headline = _verdicts(at)
-    assert len(headline) == 1  # the conclusion follows the band edges, not the threshold
+    assert len(headline) == 1 and headline != ["Cannot assess"]  # follows the band edges only
     assert [f"raw call FAKE at threshold {below:g}" in c for c in _score_captions(at)] == [True]
     assert _gradcam_captions(at) == ["Grad-CAM: evidence for FAKE (red = strong)"]
     at.sidebar.slider(key="threshold").set_value(above).run()
@@ -156,6 +156,12 @@ def test_out_of_domain_warning_exif_and_gradcam() -> None:
     at.file_uploader(key="analyze_files").set_value(("big.jpg", big, "image/jpeg")).run()
     _no_exception(at)
     assert _verdicts(at) == ["Cannot assess"]  # never a FAKE/REAL headline out of domain
+    # the score bar is grey and the map's caption neutral: no "evidence for" a call it cannot make
+    bars = [h.proto.body for h in at.get("html") if "sc-score-bar" in h.proto.body]
+    assert len(bars) == 1 and 'data-colour="gray"' in bars[0]
+    assert _gradcam_captions(at) == ["Grad-CAM of the model's raw call, unreliable here: the model "
+                                     "cannot judge this image"]
+    assert not at.get("progress")
     warn = " ".join(w.value for w in at.warning)
     assert warn.startswith("The model cannot judge this image.") and "much larger" in warn
     assert any("unreliable for this image" in c for c in _score_captions(at))
@@ -215,13 +221,13 @@ def test_switching_pages_does_not_reload_the_model() -> None:
 
     at = _app().run()
     first = [c.value for c in at.sidebar.caption if "load #" in c.value]
-    ui = sys.modules["ui_shared"]
-    loads = ui._LOAD_COUNT[0]
+    ui = sys.modules["synthcheck.dashboard.model"]
+    loads = ui.LOAD_COUNT[0]
     for page in PAGES + PAGES:
         at.switch_page(page).run()
         _no_exception(at)
         assert [c.value for c in at.sidebar.caption if "load #" in c.value] == first
-    assert first and ui._LOAD_COUNT[0] == loads  # st.cache_resource: one load for everything
+    assert first and ui.LOAD_COUNT[0] == loads  # st.cache_resource: one load for everything
 
 
 def test_explain_upload_runs_all_three_methods() -> None:
@@ -275,12 +281,47 @@ def test_metrics_on_a_data_folder_and_threshold_slider(data_dir: Path) -> None:
     assert len(at.get("image")) == 6  # the 6 REAL images judged FAKE
 
 
-def test_metrics_bad_folder() -> None:
+def test_metrics_refuses_a_folder_the_policy_does_not_allow(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
     at = _app().run()
     at.switch_page("pages/metrics.py").run()
-    at.text_input(key="metrics_data").input("/nonexistent/folder").run()
+    at.text_input(key="metrics_data").input(str(tmp_path)).run()
+    _no_exception(at)
+    assert any("Reading folders on the server is off" in e and "SYNTHCHECK_SCAN_ROOTS" in e
+               and "SYNTHCHECK_DATA" in e for e in _errors(at))
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path / "allowed"))
+    at.text_input(key="metrics_data").input(str(tmp_path / "other")).run()
+    assert any("outside the folders this server may read" in e and "SYNTHCHECK_SCAN_ROOTS" in e
+               for e in _errors(at))
+    at.text_input(key="metrics_data").input(str(tmp_path / "allowed" / "missing")).run()
     _no_exception(at)
     assert any("is not a folder" in e for e in _errors(at))
+
+
+def test_robustness_refuses_a_folder_the_policy_does_not_allow(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path / "allowed"))
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
+    at = _app().run()
+    at.switch_page("pages/robustness.py").run()
+    at.text_input(key="robust_data").input(str(tmp_path / "other"))
+    at.button(key="robust_run").click().run()
+    _no_exception(at)
+    assert any("outside the folders this server may read" in e and "SYNTHCHECK_SCAN_ROOTS" in e
+               for e in _errors(at))
+
+
+def test_explain_refuses_a_data_folder_the_policy_does_not_allow(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
+    at = _app().run()
+    at.switch_page("pages/explain.py")
+    at.session_state["explain_source"] = "From a data folder"
+    at.session_state["explain_data"] = str(tmp_path)
+    at.run()
+    _no_exception(at)
+    assert any("Reading folders on the server is off" in e and "SYNTHCHECK_SCAN_ROOTS" in e
+               for e in _errors(at))
 
 
 def test_model_card_shows_metadata() -> None:
@@ -289,4 +330,4 @@ def test_model_card_shows_metadata() -> None:
     _no_exception(at)
     text = " ".join(m.value for m in at.markdown)
     assert "Stable Diffusion 1.4" in text and "CIFAKE" in text
-    assert at.dataframe and "test" in list(at.dataframe[0].value.index)
+    assert at.dataframe and "Test, full split" in list(at.dataframe[0].value.index)

@@ -76,16 +76,17 @@ def test_cases_page_full_workflow(home) -> None:
     assert "\\!\\[x\\]\\(http" in raw_errors  # a hostile entry name is shown as text, not an image
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images"] == "3" and metrics["Refused"] == "2"
-    refused = next(d.value for d in at.dataframe if "reason" in d.value.columns)
-    assert set(refused["name"]) == {"../evil.png", "![x](http:/tracker.example/p.png).png"}  # (normalised)
+    refused = next(d.value for d in at.dataframe if "Why it was refused" in d.value.columns)
+    assert set(refused["File"]) == {"../evil.png", "![x](http:/tracker.example/p.png).png"}  # (normalised)
     assert not at.file_uploader(key="cases_upload_1").value  # the uploader was emptied
 
     ok(at.button(key="cases_analyze").click().run())
     assert "Analysed 3 image(s)" in texts(at.success)
-    df = next(d.value for d in at.dataframe if "conclusion" in d.value.columns)
-    assert len(df) == 3 and df["raw call"].isin(["REAL", "FAKE"]).all() and df["p_fake"].notna().all()
-    assert df["conclusion"].isin(["Likely real", "Uncertain", "Likely synthetic", "Cannot assess"]).all()
-    assert list(df.columns[:2]) == ["name", "conclusion"]  # the conclusion leads, the raw call follows
+    df = next(d.value for d in at.dataframe if "Conclusion" in d.value.columns)
+    assert len(df) == 3 and df["Raw call"].isin(["REAL", "FAKE"]).all() and df["Model score"].notna().all()
+    assert df["Conclusion"].isin(["Likely real", "Uncertain", "Likely synthetic", "Cannot assess"]).all()
+    assert list(df.columns[:2]) == ["File", "Conclusion"]  # the conclusion leads, the raw call follows
+    assert "None" not in df.astype(str).to_numpy().ravel().tolist()
     assert {m.label: m.value for m in at.metric}["Control run"] == "passed"
 
     at.text_area(key="cases_note_text").input("seen on social media")
@@ -94,9 +95,10 @@ def test_cases_page_full_workflow(home) -> None:
 
     ok(at.button(key="cases_verify").click().run())
     assert "intact" in texts(at.success)
-    audit = next(d.value for d in at.dataframe if "action" in d.value.columns)
-    assert audit["action"].iloc[0] == "verify" and "image_added" in set(audit["action"])
-    assert "file_refused" in set(audit["action"])
+    audit = next(d.value for d in at.dataframe if "Action" in d.value.columns)
+    assert audit["Action"].iloc[0] == "verify" and "image added" in set(audit["Action"])
+    assert "file refused" in set(audit["Action"])
+    assert not audit["Details"].str.contains("=").any()  # words, not key=value dumps
     ok(at.button(key="cases_note_add").click().run())  # another action: the result stays
     assert "intact" in texts(at.success)
 
@@ -104,7 +106,10 @@ def test_cases_page_full_workflow(home) -> None:
     ok(at.button(key="cases_export").click().run())
     assert "Signed report written" in texts(at.success)
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download JSON", "Download HTML", "Download PDF"]
+    assert labels == [f"Download the signed report ({k})" for k in ("JSON", "HTML", "PDF")]
+    at.text_area(key="cases_note_text").input("a later note")
+    ok(at.button(key="cases_note_add").click().run())  # the case changed: the old report goes
+    assert not at.get("download_button")
 
     conn = sqlite3.connect(home / "cases.sqlite3", isolation_level=None)
     conn.execute("DROP TRIGGER audit_no_delete")
@@ -152,14 +157,19 @@ def test_one_image_says_what_the_stored_analysis_says(home, default_detector) ->
     assert f"raw call {stored['verdict']} at threshold 0.7" in caption  # the record's, not the sidebar's
     captions = [x.caption for i in at.get("image") for x in i.proto.imgs]
     # the map explains the stored analysis's verdict (threshold 0.7), with its trust sentence
-    assert f"Grad-CAM: evidence for {stored['verdict']}" in captions
-    assert any(c.startswith("ela: ") for c in captions)
+    from synthcheck.analysis import map_caption
+
+    reliable = stored["conclusion"] != "cannot_assess"
+    assert map_caption(stored["verdict"], reliable) in captions
+    assert reliable or not any("evidence for" in c for c in captions)  # neutral out of domain
+    assert any(c.startswith("Error level analysis: Re-saved at JPEG quality 90") for c in captions)
     assert re.search(r"Grad-CAM (beats|is) [^\n]*random", caption), caption
-    assert any(c.startswith("noise: ") for c in captions)
+    assert any(c.startswith("Noise residual: ") and "grey levels" in c for c in captions)
+    assert not any("_" in c.split(":")[0] for c in captions)  # titles, not view keys
     ok(at.button(key="cases_explain").click().run())
-    table = next(d.value for d in at.dataframe if "deletion_auc" in d.value.columns)
-    assert set(table["method"]) == {"gradcam", "gradient_shap", "lime"}
-    assert table["deletion_auc"].notna().all()
+    table = next(d.value for d in at.dataframe if "Method" in d.value.columns)
+    assert set(table["Method"]) == {"gradcam", "gradient_shap", "lime"}
+    assert table["Deletion AUC (lower: better)"].notna().all()
 
 
 def test_verify_a_signed_report_from_the_page(home, tiny_detector, tmp_path) -> None:
@@ -211,11 +221,34 @@ def test_a_report_checked_with_some_of_its_images_is_incomplete_not_red(home, ti
     ok(at.button(key="cases_report_verify").click().run())
     assert not at.error and not at.success  # a subset is not a forgery, nor the whole check
     assert "signature valid; 1 of 2 images checked and match; 1 not supplied" in texts(at.warning)
-    table = next(d.value for d in at.dataframe if "found as" in d.value.columns)
-    assert sorted(table["status"]) == ["found, matches", "not supplied"]
+    table = next(d.value for d in at.dataframe if "Found as" in d.value.columns)
+    assert sorted(table["Status"]) == ["found, matches", "not supplied"]
     assert "None" not in table.astype(str).to_numpy().ravel().tolist() and not table.isna().any().any()
     at.file_uploader(key="cases_report_files").set_value(
         [("report.json", b"[" * 100_000 + b"]" * 100_000, "application/json")]).run()
     ok(at.button(key="cases_report_verify").click().run())
     assert "cannot be verified: report.json: is not a JSON report" in texts(at.error)
     assert "FAILED" not in texts(at.error) and not at.warning
+
+
+def test_adding_a_server_folder_follows_the_folder_policy(home, tmp_path, monkeypatch) -> None:
+    cases.create_case("Folders")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png(1))
+    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
+    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
+    at = page()
+    ok(at.text_input(key="cases_folder").input(str(folder)).run())
+    ok(at.button(key="cases_add_folder").click().run())
+    refusal = texts(at.error)
+    assert "Reading folders on the server is off" in refusal
+    assert "SYNTHCHECK_SCAN_ROOTS" in refusal and "SYNTHCHECK_DATA" in refusal
+    assert cases.get_case(cases.list_cases()[0]["id"])["n_images"] == 0
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path / "elsewhere"))
+    ok(at.button(key="cases_add_folder").click().run())
+    assert "outside the folders this server may read" in texts(at.error)
+    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", str(tmp_path))
+    ok(at.button(key="cases_add_folder").click().run())
+    assert "Added 1 image(s)" in texts(at.success)
+    assert cases.get_case(cases.list_cases()[0]["id"])["n_images"] == 1

@@ -54,10 +54,9 @@ def test_views_of_a_forgery(forged) -> None:
     assert len(_headlines(at)) == 1  # the conclusion comes first, once
     assert [t.label for t in at.tabs] == ["Views", "Zoom (full resolution)", "JPEG", "Copy-move",
                                           "EXIF thumbnail", "Region score", "Compare"]
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Estimated quality (IJG scale)"] == "85" and metrics["Chroma subsampling"] == "4:2:0"
-    assert metrics["Encoding"] == "baseline"
     text = _texts(at)
+    assert "Saved at about quality 85 (IJG scale), 4:2:0 chroma subsampling, baseline" in text
+    assert "grey levels on average" in text and "None" not in text
     assert "1 cloned region(s)" in text and "differs from the image" in text
     assert "No sign of an earlier JPEG save" in text
     captions = [c for i in at.get("image") for c in i.captions]
@@ -101,12 +100,14 @@ def test_compare_two_images(forged) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert len(_headlines(at)) == 3  # the page's own, then both side by side
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["SSIM"]) < 1 and metrics["Pixels changed by more than 16 levels"] != "0.00%"
-    assert any("[x, y, w, h] = [" in c.value for c in at.caption)
+    assert float(metrics["Structural similarity (SSIM; 1 = identical)"]) < 1
+    assert metrics["Pixels changed by more than 16 grey levels"] != "0.00%"
+    assert any("The changes lie within a " in c.value and " px box at x " in c.value for c in at.caption)
     other = jpeg(np.ascontiguousarray(skdata.coffee()), 85)
     at.file_uploader(key="forensics_compare_file").set_value(("coffee.jpg", other, "image/jpeg")).run()
     assert not at.exception
-    assert any("No difference map: sizes differ" in i.value for i in at.info)
+    assert any("No difference map: the images differ in size" in i.value for i in at.info)
+    assert not any("no pixel difference map" in i.value for i in at.info)
 
 
 def test_broken_upload_is_one_error() -> None:
@@ -114,3 +115,22 @@ def test_broken_upload_is_one_error() -> None:
     at.file_uploader(key="forensics_file").set_value(("x.jpg", b"not an image", "image/jpeg")).run()
     assert not at.exception
     assert len(at.error) == 1 and "Cannot analyse this file" in at.error[0].value
+
+
+def test_the_html_file_goes_when_the_image_changes(forged) -> None:
+    at = _page()
+    at.file_uploader(key="forensics_file").set_value(("fake1.jpg", forged, "image/jpeg"))
+    at.session_state["report_methods"] = ["gradcam"]
+    at.run()
+    at.button(key="report_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download fake1.jpg: forensic views (HTML, unsigned)",
+                      "Download fake1.jpg: forensic views (JSON)"]
+    assert any("Cases" in c.value and "signed" in c.value for c in at.caption)
+    other = jpeg(skdata.coffee(), 85)
+    at.file_uploader(key="forensics_file").set_value(("real1.jpg", other, "image/jpeg")).run()
+    assert not at.exception
+    assert not at.get("download_button")  # fake1's file is never offered beside real1
+    at.slider(key="ela_q").set_value(80).run()
+    assert not at.get("download_button")

@@ -56,7 +56,7 @@ def test_signing_imports_no_renderer() -> None:
 
 def test_only_the_analysis_words_the_conclusion() -> None:
     """Faces render the conclusion; none spells its labels or applies a threshold itself."""
-    faces = [*ROOT.glob("pages/*.py"), ROOT / "ui_shared.py", PKG / "cli.py", *PKG.glob("commands/*.py"),
+    faces = [*ROOT.glob("pages/*.py"), *PKG.glob("dashboard/*.py"), PKG / "cli.py", *PKG.glob("commands/*.py"),
              *PKG.glob("api/**/*.py"), *PKG.glob("reporting/*.py"), *PKG.glob("cases/*.py")]
     wording = re.compile(r'"(Likely real|Likely synthetic|Cannot assess)"|AI-generated \(FAKE\)|Real photo \(REAL\)')
     arithmetic = re.compile(r"p_fake\s*>=\s*(?:thr|threshold|detector\.threshold|self\.threshold)")

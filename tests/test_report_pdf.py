@@ -125,3 +125,28 @@ def test_refused_files_are_listed_with_their_reasons(base_report, tmp_path) -> N
                                                capture_output=True, text=True).stdout)
     assert "Files refused at intake" in text and "notes.txt" in text
     assert "not an image file type (.txt); skipped." in text and "12 B" in text
+
+
+def test_an_image_the_model_cannot_judge_gets_neutral_words_in_both_reports(default_detector,
+                                                                           tmp_path) -> None:
+    """Cannot assess: a grey score bar and explanations headed as unreliable, never
+    "evidence for" a class, in the HTML and the PDF alike."""
+    from skimage import data as skdata
+
+    from synthcheck.reporting.html import render_html
+
+    buf = io.BytesIO()
+    Image.fromarray(skdata.astronaut()).save(buf, "JPEG", quality=90)
+    report = build_report([("astronaut.jpg", buf.getvalue())], default_detector, methods=["gradcam"])
+    (entry,) = report["images"]
+    assert entry["conclusion"]["conclusion"] == "cannot_assess"
+    assert entry["explanations"]["heading"].startswith("Explanations of the model's raw call, unreliable")
+    html = render_html(report)
+    assert '<div class="scorebar" data-conclusion="cannot_assess"' in html
+    assert "unreliable here" in html and "evidence for" not in html
+    assert "for the class" not in html
+    src = tmp_path / "r.pdf"
+    src.write_bytes(render_pdf(report))
+    text = re.sub(r"\s+", " ", subprocess.run([_tool("pdftotext"), str(src), "-"], check=True,
+                                              capture_output=True, text=True).stdout)
+    assert "unreliable here" in text and "evidence for" not in text and "for the class" not in text

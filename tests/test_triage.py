@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,12 +17,9 @@ from synthcheck.models import create_model
 from synthcheck.triage import (
     RECORD_FIELDS,
     TriageError,
-    check_folder,
-    dashboard_roots,
     read_paths,
     read_zip,
     rejected_records,
-    scan_roots_from_env,
     thumbnail_uri,
     to_csv,
     to_json,
@@ -121,27 +117,3 @@ def test_thumbnail_uri() -> None:
 
     img = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert img.size == (64, 32)
-
-
-def test_allowed_folders(tmp_path, monkeypatch) -> None:
-    inside = tmp_path / "cases" / "a"
-    inside.mkdir(parents=True)
-    (tmp_path / "other").mkdir()
-    roots = [tmp_path / "cases"]
-    assert check_folder(inside, roots) == inside.resolve()
-    with pytest.raises(TriageError, match="outside"):
-        check_folder(tmp_path / "cases" / ".." / "other", roots)
-    with pytest.raises(TriageError, match="outside"):
-        check_folder(tmp_path / "other", allowed_roots=roots)
-    (tmp_path / "cases" / "link").symlink_to(tmp_path / "other")
-    with pytest.raises(TriageError, match="outside"):
-        check_folder(tmp_path / "cases" / "link", roots)  # symlinks are resolved first
-    monkeypatch.delenv("SYNTHCHECK_SCAN_ROOTS", raising=False)
-    monkeypatch.delenv("SYNTHCHECK_DATA", raising=False)
-    assert scan_roots_from_env() == [] and dashboard_roots() == []
-    with pytest.raises(TriageError, match="SYNTHCHECK_SCAN_ROOTS"):
-        check_folder(inside, dashboard_roots())  # no roots configured: nothing is read
-    monkeypatch.setenv("SYNTHCHECK_SCAN_ROOTS", f"{tmp_path / 'cases'}{__import__('os').pathsep}/srv")
-    assert scan_roots_from_env() == [(tmp_path / "cases").resolve(), Path("/srv").resolve()]
-    monkeypatch.setenv("SYNTHCHECK_DATA", str(tmp_path / "other"))
-    assert check_folder(tmp_path / "other", dashboard_roots()) == (tmp_path / "other").resolve()

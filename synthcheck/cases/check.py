@@ -85,8 +85,9 @@ class CaseCheck:
         """One sentence for the user (:func:`~synthcheck.reporting.verification.describe`)."""
         first = f"first broken entry: {self.first_broken_seq}; " if self.first_broken_seq else ""
         holds = (f"intact - {self.n_entries} audit entries chain up to head {self.head_hash[:16]}... "
-                 f"and agree with {self.n_anchors} signed anchor(s) and {self.n_rows_checked} "
-                 "evidence rows")
+                 f"and agree with {self.n_anchors} signed anchor(s), and each of the case's "
+                 f"{self.n_rows_checked} stored records (images, names, analyses, notes, tags, "
+                 "control runs) still matches what its audit entry pinned")
         said = describe(self.status, self.coverage, self.problems, holds=holds,
                         failed=f"TAMPERING DETECTED - {first}", noun="stored image", missing="not checked")
         warned = (f" {len(self.warnings)} warning(s): {self.warnings[0]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ..bands import DEFAULT_EDGES
@@ -19,6 +20,11 @@ def _workers(text: str) -> int:
     return n
 
 
+def _progress_line(done: int, total: int | None) -> None:
+    """One JSON line on stdout per progress step (``--progress-jsonl``: the dashboard reads it)."""
+    print(json.dumps({"done": done, "total": total}), flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.engine == "local":  # the workers' fork server loads its modules while we load ours
         from ..scan.engine_local import start_fork_server
@@ -31,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     spec = DetectorSpec(str(args.checkpoint or default_checkpoint()), backend=args.backend,
                         device=args.device, threshold=args.threshold, options=options)
     summary = scan(args.sources, args.out, spec=spec, engine=args.engine, workers=args.workers,
-                   chunk_size=args.chunk_size, address=args.address)
+                   chunk_size=args.chunk_size, address=args.address,
+                   progress=_progress_line if args.progress_jsonl else None)
     if args.json:
         print_json(summary.to_dict())
     else:
@@ -62,5 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--band-edges", type=float, nargs=2, default=DEFAULT_EDGES, metavar=("LOW", "HIGH"),
                    help="calibrated p_fake below LOW is likely_real, at or above HIGH likely_synthetic")
     p.add_argument("--tiles", action="store_true", help="also score native-resolution patches")
+    p.add_argument("--progress-jsonl", action="store_true",
+                   help='print {"done": N, "total": M} lines on stdout as the scan goes (for a '
+                        "program that follows it, e.g. the dashboard)")
     add_detector_args(p)
     p.set_defaults(func=_run)

@@ -6,7 +6,10 @@ without a model; :func:`score_arrays` is the only one that runs the detector.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +47,35 @@ def stratified_subset(labels: np.ndarray, max_n: int, seed: int = 0) -> np.ndarr
         k = max(1, round(max_n * len(idx) / n))
         picked.append(rng.choice(idx, size=min(k, len(idx)), replace=False))
     return np.sort(np.concatenate(picked))[:max_n]
+
+
+@dataclass
+class SplitScores:
+    """Scores of (a stratified subset of) one split, with the decoded images for a gallery."""
+
+    labels: np.ndarray
+    p_fake: np.ndarray
+    images: np.ndarray
+    paths: list[str]
+    n_total: int
+    n_skipped: int
+    fingerprint: str
+    seconds: float
+
+
+def score_split(detector: Any, data_dir: str | os.PathLike, split: str, max_images: int = 0,
+                seed: int = 0, progress: Callable[[float], None] | None = None) -> SplitScores:
+    """Decode ``data_dir/split`` (cached on disk by :func:`synthcheck.data.dataset.load_split`),
+    take a stratified subset of at most ``max_images`` (0: all) and score it."""
+    from ..data.dataset import load_split
+
+    t0 = time.perf_counter()
+    dec = load_split(data_dir, split, image_size=detector.input_size)
+    idx = stratified_subset(dec.labels, max_images, seed)
+    images = np.ascontiguousarray(dec.images[idx])
+    p = score_arrays(detector, images, batch_size=256, progress=progress)
+    return SplitScores(dec.labels[idx], p, images, [dec.paths[i] for i in idx], len(dec),
+                       dec.n_skipped, dec.fingerprint, time.perf_counter() - t0)
 
 
 def confusion_cells(y_true: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict[str, np.ndarray]:

@@ -20,8 +20,8 @@ def difference_map(a: Any, b: Any) -> dict[str, Any]:
     ra, rb = as_rgb_array(a), as_rgb_array(b)
     if ra.shape != rb.shape:
         return {"same_size": False, "image": None,
-                "note": f"sizes differ ({ra.shape[1]}x{ra.shape[0]} vs {rb.shape[1]}x{rb.shape[0]}): "
-                        "no pixel difference map"}
+                "note": f"the images differ in size ({ra.shape[1]} x {ra.shape[0]} px against "
+                        f"{rb.shape[1]} x {rb.shape[0]} px), so they cannot be compared pixel by pixel"}
     from skimage.metrics import structural_similarity
 
     from .ela import stretch

@@ -30,9 +30,17 @@ import numpy as np
 from PIL import Image
 
 from .. import __version__
-from ..analysis import Analysis, AnalysisOptions, conclusion_label, iter_analyze, summarize
+from ..analysis import (
+    Analysis,
+    AnalysisOptions,
+    conclusion_label,
+    explanations_heading,
+    iter_analyze,
+    summarize,
+)
 from ..bands import DEFAULT_EDGES, DEFAULT_THRESHOLD, band_label
 from ..data.dataset import known_dataset
+from ..evaluation.figures import percent
 from ..explain.metrics.verdicts import map_trust
 from ..explain.visual import map_picture, overlay
 from ..forensics import enlarge_to, fit_size, forensic_views
@@ -136,7 +144,7 @@ def model_limits(detector: Any, threshold: float = DEFAULT_THRESHOLD) -> list[st
         fnr = fn / max(1, fn + tp)
         limits.append(f"On its own test set ({test.get('n_images')} images) it called {fpr:.1%} of "
                       f"real images FAKE and {fnr:.1%} of synthetic images REAL "
-                      f"(accuracy {test.get('accuracy', 0):.2%}).")
+                      f"(accuracy {percent(test.get('accuracy'))}).")
     return limits
 
 
@@ -170,7 +178,7 @@ def image_entry(a: Analysis, detector: Any, *, ela_quality: int = 90) -> dict[st
     model_input = detector.to_array(loaded)
     entry["pictures"] = {"original": display_png(np.asarray(loaded.image)),
                          "model_input": display_png(model_input)}
-    entry["explanations"] = _explanations(a.explanations, model_input)
+    entry["explanations"] = _explanations(a.explanations, model_input, a.score_reliable)
     views = forensic_views(loaded, quality=ela_quality)
     entry["forensics"] = {name: {**{k: v for k, v in view.items() if k != "image"},
                                  "picture": None if view["image"] is None else display_png(view["image"])}
@@ -178,12 +186,15 @@ def image_entry(a: Analysis, detector: Any, *, ela_quality: int = 90) -> dict[st
     return entry
 
 
-def _explanations(rep: Any, model_input: np.ndarray) -> dict[str, Any]:
-    """The explanation section from the analysis's :class:`ExplanationReport` (None: none asked)."""
+def _explanations(rep: Any, model_input: np.ndarray, reliable: bool = True) -> dict[str, Any]:
+    """The explanation section from the analysis's :class:`ExplanationReport` (None: none asked);
+    ``reliable`` False (cannot assess): its heading says the maps explain an unreliable score."""
     if rep is None:
         return {"methods": {}, "agreement": {}, "note": "no explanation method requested"}
     summary = _drop_timing(rep.to_dict())
-    out: dict[str, Any] = {"target": rep.target, "methods": {}, "agreement": summary.get("agreement", {})}
+    out: dict[str, Any] = {"target": rep.target, "heading": explanations_heading(rep.target, reliable),
+                           "reliable": bool(reliable), "methods": {},
+                           "agreement": summary.get("agreement", {})}
     for name, ex in rep.explanations.items():
         out["methods"][name] = {
             "title": METHOD_TITLES.get(name, name), "signed": bool(ex.signed),

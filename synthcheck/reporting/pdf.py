@@ -32,6 +32,7 @@ from ..tiles import heat_colour
 
 CONCLUSION_RGB = {"likely_synthetic": (192, 57, 43), "likely_real": (39, 174, 96),
                   "uncertain": (214, 137, 16), "cannot_assess": (97, 106, 107)}
+SCORE_BAR_RGB = {**CONCLUSION_RGB, "cannot_assess": (156, 163, 175)}  # the bar: neutral grey there
 
 FONT = "DejaVu"
 PAGE_W = 210  # A4, mm
@@ -183,6 +184,16 @@ class ReportPDF(FPDF):
                 self.multi_cell(side, 3.2, self.t(cap, 120), align="C")
             self.set_xy(MARGIN, y + tallest + 10)
         self.set_font(self.family, "", 9)
+
+    def score_bar(self, p_fake: float, rgb: tuple[int, int, int], width: float = 60) -> None:
+        """The model's score as a filled bar (``width`` mm long, 2 mm high) on a light track."""
+        x, y = self.get_x(), self.get_y() + 1
+        self.set_fill_color(229, 231, 235)
+        self.rect(x, y, width, 2, style="F")
+        self.set_fill_color(*rgb)
+        self.rect(x, y, width * max(0.0, min(1.0, p_fake)), 2, style="F")
+        self.set_fill_color(255, 255, 255)
+        self.set_y(y + 3)
 
     def tile_grid(self, tiles: dict[str, Any]) -> None:
         """The p_fake grid as coloured cells (green low, red high) with the value in percent."""
@@ -383,6 +394,8 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
     pdf.cell(0, 8, pdf.t(f"Conclusion: {c.get('label')}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.para(str(c.get("reason") or ""), 9)
+    if isinstance(v.get("p_fake"), (int, float)):  # grey where the model cannot judge the image
+        pdf.score_bar(float(v["p_fake"]), SCORE_BAR_RGB.get(c.get("conclusion"), (156, 163, 175)))
     pdf.para(f"{c.get('score_label')}; band {v.get('band_label')}; uncalibrated "
              f"{_fmt(v.get('p_fake_raw'))}.", 8, colour=(90, 90, 90))
     dom = im.get("domain") or {}
@@ -430,8 +443,12 @@ def _image_pages(pdf: ReportPDF, i: int, im: dict[str, Any], model: dict[str, An
     ex = im.get("explanations") or {}
     methods = ex.get("methods") or {}
     if methods:
-        pdf.heading(f"Explanations (for the class {ex.get('target', '-')})", 10, keep_with=55)
-        pdf.pictures([(_picture(m.get("overlay")), m.get("title", name)) for name, m in methods.items()])
+        reliable = ex.get("reliable", True)
+        pdf.heading(ex.get("heading") or f"Explanations (for the class {ex.get('target', '-')})", 10,
+                    keep_with=55)
+        pdf.pictures([(_picture(m.get("overlay")),
+                       m.get("title", name) + ("" if reliable else ": unreliable here"))
+                      for name, m in methods.items()])
         rows = [("Method", "Deletion AUC (lower better)", "Random", "Insertion AUC (higher better)", "Random")]
         for name, m in methods.items():
             f = m.get("faithfulness") or {}

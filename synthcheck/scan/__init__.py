@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("local", "ray")
 DEFAULT_CHUNK = 512  # inputs per worker task and per part file
+SKIP_REPORT = 512  # a resumed scan reports its skipped inputs this many at a time
 __all__ = ["ENGINES", "DetectorSpec", "ResultsError", "ScanSummary", "SourceError", "read_rows",
            "scan", "summary_path"]
 
@@ -85,11 +86,15 @@ class _Progress:
                         dynamic_ncols=True, smoothing=0.1)
         self.total, self.done, self.new, self.skipped = total, 0, 0, 0
         self.callback = callback
+        if callback:  # the total at once, before any image is read
+            callback(0, total)
 
     def skip(self) -> None:
         self.skipped += 1
         self.done += 1
         self.bar.update(1)
+        if self.callback and self.skipped % SKIP_REPORT == 0:
+            self.callback(self.done, self.total)
 
     def scored(self, n: int, counts: dict[str, int]) -> None:
         self.new += n

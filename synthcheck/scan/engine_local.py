@@ -67,8 +67,11 @@ PRELOAD = ("synthcheck.analysis", "synthcheck.inference.onnx_backend", "synthche
 
 
 def _context() -> mp.context.BaseContext:
-    """``forkserver`` preloading this module and :data:`PRELOAD`, not ``__main__`` (a Streamlit
-    page or a test runner must not be re-imported); ``spawn`` where there is no fork server."""
+    """``forkserver`` preloading this module and :data:`PRELOAD`, not ``__main__``; ``spawn``
+    where there is no fork server. Each worker is still prepared from the caller's main module
+    (multiprocessing re-imports a main script by path, never a ``package.__main__``): a caller
+    whose main is a script that must not run again, such as a Streamlit page, scans in a child
+    process instead (:mod:`synthcheck.scan.background`)."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")

@@ -31,6 +31,7 @@ SHOTS = Path(os.environ.get("SYNTHCHECK_SCREENSHOTS") or (
     ROOT / "docs" / "screenshots" if os.environ.get("SYNTHCHECK_E2E_DATA")
     else Path(tempfile.gettempdir()) / "synthcheck-e2e-screenshots"))
 TIMINGS: dict[str, float] = {}  # figures printed by the browser tests
+NAV_LINK = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'  # the router's menu
 LOCAL_PREFIXES = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 
 
@@ -60,8 +61,9 @@ def tiny_data(root: Path, n: int = 12) -> Path:
 
 @contextmanager
 def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
-                     timings: dict[str, float] | None = None) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free localhost port; yields its URL.
+                     timings: dict[str, float] | None = None, root: Path = ROOT) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` of ``root`` (default this checkout) on a free
+    localhost port; yields its URL.
 
     The Metrics/Explain data folder is SYNTHCHECK_E2E_DATA (real data for README screenshots)
     or a generated mini data set under ``tmp``.
@@ -79,7 +81,7 @@ def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = t0 + 60
@@ -133,4 +135,4 @@ def wait_idle(pg) -> None:
 
 def goto(pg, title: str) -> None:
     """Click a page in the sidebar navigation."""
-    pg.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    pg.locator(NAV_LINK, has_text=title).first.click()
