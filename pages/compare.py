@@ -9,13 +9,13 @@ import streamlit as st
 
 from synthcheck.dashboard import app, cache, folders, render
 from synthcheck.dashboard import model as dashboard_model
-from synthcheck.evaluation.selfcheck import SELFCHECK_DIR
-from synthcheck.explain.evaluation.report import (
+from synthcheck.evaluation.explanations.report import (
     agreement_png,
     leaderboard_rows,
     rates_png,
     tie_group_lines,
 )
+from synthcheck.evaluation.selfcheck import SELFCHECK_DIR
 
 app.frame()
 st.title("Compare explanation methods")
@@ -31,7 +31,7 @@ source = st.segmented_control("Source", ["Saved run (JSON)", "Control images", "
 def _run(model, folder: str) -> None:
     """Button callback (runs before the page, so no rerun loses the click): the bench on
     ``folder`` with the settings below; the result, or why it stopped, goes to the session."""
-    from synthcheck.explain.evaluation import BenchConfig, MetricSettings, evaluate
+    from synthcheck.evaluation.explanations import BenchConfig, MetricSettings, evaluate
     from synthcheck.home import synthcheck_home
 
     st.session_state.pop("compare_error", None)

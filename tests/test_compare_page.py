@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from synthcheck.explain.evaluation import BenchConfig, MetricSettings, evaluate
+from synthcheck.evaluation.explanations import BenchConfig, MetricSettings, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTROL = ROOT / "synthcheck" / "selfcheck_images"

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthcheck.explain.base import Explainer
-from synthcheck.explain.evaluation import (
+from synthcheck.evaluation.explanations import (
     BenchConfig,
     MetricSettings,
     evaluate,
     read_exclusions,
     sample_images,
 )
-from synthcheck.explain.evaluation.sampling import label_of
-from synthcheck.explain.evaluation.stats import pairwise, tie_groups
+from synthcheck.evaluation.explanations.sampling import label_of
+from synthcheck.evaluation.explanations.stats import pairwise, tie_groups
+from synthcheck.explain.base import Explainer
 from synthcheck.explain.metrics import beats_random, random_bounds
 from synthcheck.explain.metrics.sanity import cascade_stages, cascading_randomisation_check
 
@@ -58,8 +58,8 @@ def test_beats_random_rule() -> None:
 
 def test_rate_plot_with_every_image_passing() -> None:
     """k = n: the Wilson interval ends at exactly 1 and the plot draws (no negative error bar)."""
-    from synthcheck.explain.evaluation.report import rates_png
-    from synthcheck.explain.evaluation.stats import rate
+    from synthcheck.evaluation.explanations.report import rates_png
+    from synthcheck.evaluation.explanations.stats import rate
 
     every, none = rate([True] * 47), rate([False] * 9)
     assert every["ci95"][1] == 1.0 and none["ci95"][0] == 0.0

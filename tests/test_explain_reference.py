@@ -16,9 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
+from synthcheck.evaluation.explanations.stats import holm, rate, wilson_interval
 from synthcheck.explain import get_explainer
 from synthcheck.explain.base import CountingForward, superpixels
-from synthcheck.explain.evaluation.stats import holm, rate, wilson_interval
 from synthcheck.explain.metrics.faithfulness import stream
 from synthcheck.explain.metrics.road import FastNoisyLinearImputer, rank_map, road, torch_seed
 

@@ -4,7 +4,7 @@
 DATA is a REAL/FAKE folder, a plain folder, a ZIP or a manifest (the scan's readers). Prints the
 leaderboard (or, with ``--json``, the whole JSON) and writes OUT/explain_eval.{json,csv,html}.
 Work is cached under OUT/cache (or ``--cache``): a re-run computes only what is missing. The
-logic lives in :mod:`synthcheck.explain.evaluation`.
+logic lives in :mod:`synthcheck.evaluation.explanations`.
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def method_options(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def cmd_explain_eval(args: argparse.Namespace) -> int:
+    from ..evaluation.explanations import BenchConfig, MetricSettings, evaluate, read_exclusions
+    from ..evaluation.explanations.report import markdown_table, tie_group_lines, write_outputs
     from ..explain import list_methods
-    from ..explain.evaluation import BenchConfig, MetricSettings, evaluate, read_exclusions
-    from ..explain.evaluation.report import markdown_table, tie_group_lines, write_outputs
     from ..progress import Progress
     from .common import EXIT_OK, load_detector, print_json
 

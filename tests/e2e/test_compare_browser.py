@@ -26,7 +26,7 @@ METHODS = ("gradcam", "gradcam_plus_plus", "integrated_gradients")
 def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """explain_eval.json of a real run on 4 bundled control images (their paths stay readable:
     the page opens maps from inside the control images folder)."""
-    from synthcheck.explain.evaluation import BenchConfig, MetricSettings, evaluate
+    from synthcheck.evaluation.explanations import BenchConfig, MetricSettings, evaluate
     from synthcheck.inference import Detector
 
     tmp = tmp_path_factory.mktemp("compare")

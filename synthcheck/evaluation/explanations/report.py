@@ -101,7 +101,7 @@ def image_score(row: Mapping[str, Any]) -> float:
 
 def best_worst_png(run: BenchRun, method: str, signed: bool, k: int = 3) -> bytes:
     """The ``k`` best and worst images for ``method`` (by :func:`image_score`): image and map."""
-    from ..visual import map_picture
+    from ...explain.visual import map_picture
 
     rows = sorted((r for r in run.rows if r["method"] == method), key=image_score, reverse=True)
     picks = [("best", r) for r in rows[:k]] + [("worst", r) for r in rows[::-1][:k] if r not in rows[:k]]

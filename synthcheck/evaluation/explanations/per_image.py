@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..metrics.faithfulness import (
+from ...explain.metrics.faithfulness import (
     RANDOM_MAPS,
     auc,
     baseline_image,
@@ -27,8 +27,8 @@ from ..metrics.faithfulness import (
     stream,
     target_scores,
 )
-from ..metrics.random_baseline import QUANTILE, beats_random
-from ..metrics.road import PERCENTILES, road
+from ...explain.metrics.random_baseline import QUANTILE, beats_random
+from ...explain.metrics.road import PERCENTILES, road
 
 if TYPE_CHECKING:
     from ...inference import Detector

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..base import resolve_target
-from ..metrics.agreement import spearman, topk_iou
-from ..metrics.verdicts import random_iou
-from ..registry import canonical_method, get_explainer
+from ...explain.base import resolve_target
+from ...explain.metrics.agreement import spearman, topk_iou
+from ...explain.metrics.verdicts import random_iou
+from ...explain.registry import canonical_method, get_explainer
 from . import stats
 from .cache import Cache, short_hash
 from .per_image import MetricSettings, method_figures, random_figures
@@ -96,7 +96,7 @@ class _Bench:
     """The loop's state: one detector, one cache, the counters of what was computed."""
 
     def __init__(self, detector: Detector, config: BenchConfig, cache: Cache) -> None:
-        from ..metrics.sanity import cascade_detectors, cascade_stages
+        from ...explain.metrics.sanity import cascade_detectors, cascade_stages
 
         self.det, self.cfg, self.cache = detector, config, cache
         self.work = {"maps_computed": 0, "figures_computed": 0, "sanity_computed": 0, "random_computed": 0}
@@ -125,8 +125,8 @@ class _Bench:
         return exp.map, meta
 
     def sanity(self, sample: Sample, method: str, target: int, attribution: np.ndarray) -> dict[str, Any]:
-        from ..base import CLASS_NAMES, Explanation
-        from ..metrics.sanity import cascading_randomisation_check
+        from ...explain.base import CLASS_NAMES, Explanation
+        from ...explain.metrics.sanity import cascading_randomisation_check
 
         key = f"{self.method_key(method, target, self.cfg.seed)}_cascade-{self.stages_key}"
         got = self.cache.load_json(sample.sha256, key)
