@@ -96,15 +96,15 @@ def test_scanner_finds_each_form_of_call():
     src = '''
 import shutil, subprocess
 BROWSER = "/usr/bin/firefox"
-shutil.which("convert")
+shutil.which("gm")
 subprocess.run(["pdfinfo", "-v"])
-subprocess.check_output("exiftool -j x.jpg", shell=True)
+subprocess.check_output("mediainfo --Output=JSON x.jpg", shell=True)
 subprocess.Popen([_tool("qpdf"), "--check"])
 launch(executable_path=BROWSER)
 subprocess.run([sys.executable, "-m", "x"])
 session.run(["logits"], feeds)
 '''
-    assert programs_in(src) == {"convert", "pdfinfo", "exiftool", "qpdf", "firefox"}
+    assert programs_in(src) == {"gm", "pdfinfo", "mediainfo", "qpdf", "firefox"}
 
 
 def test_every_program_the_code_calls_is_installed_by_the_setup_script():
