@@ -45,6 +45,11 @@ def image_bytes(arr: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
     return buf.getvalue()
 
 
+def random_png(seed: int = 0, size: int = 32) -> bytes:
+    """A ``size`` x ``size`` PNG of seeded random pixels: the tests' stand-in upload."""
+    return image_bytes(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")

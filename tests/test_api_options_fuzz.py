@@ -7,12 +7,8 @@ empty strings.
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from synthcheck.api.config import Settings
 from synthcheck.api.main import create_app
@@ -20,16 +16,12 @@ from synthcheck.checkpoint import build_checkpoint
 from synthcheck.inference import Detector
 from synthcheck.models import create_model
 from synthcheck.options import OptionsError
+from tests.conftest import random_png as png
 
 HOSTILE = ["nan", "NaN", "inf", "-inf", "-1", "2", "1e400", "99999999999999999999",
            "-99999999999999999999", "abc", "", " ", "0x10", "1.5", "true", "none"]
 
 
-def png(seed: int) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sqlite3
@@ -12,20 +11,14 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from synthcheck.cli import main
+from tests.conftest import random_png as png
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def png(seed: int) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture

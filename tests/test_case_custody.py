@@ -26,13 +26,7 @@ from synthcheck import cases
 from synthcheck.cases import audit
 from synthcheck.cases.store import SCHEMA_VERSION, db_path, opened, transaction
 from synthcheck.reporting.signing import verify_report
-
-
-def png(seed: int, size: int = 32) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-                    ).save(buf, "PNG")
-    return buf.getvalue()
+from tests.conftest import random_png as png
 
 
 def jpeg(seed: int) -> bytes:

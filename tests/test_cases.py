@@ -11,21 +11,13 @@ import stat
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from synthcheck import cases
 from synthcheck.cases import audit
 from synthcheck.cases.store import BlobStore, db_path
 from synthcheck.intake import IntakeLimits, iter_intake, unsafe_name_reason
-
-
-def png(seed: int = 0, size: int = 32) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
+from tests.conftest import random_png as png
 
 
 def zip_bytes(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:

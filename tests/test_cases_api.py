@@ -8,23 +8,15 @@ import json
 import sqlite3
 import zipfile
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from synthcheck.api.config import Settings
 from synthcheck.api.main import create_app
 from synthcheck.checkpoint import build_checkpoint
 from synthcheck.inference import Detector
 from synthcheck.models import create_model
-
-
-def png(seed: int) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
+from tests.conftest import random_png as png
 
 
 @pytest.fixture(scope="module")

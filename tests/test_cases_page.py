@@ -8,22 +8,16 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from synthcheck import cases
+from tests.conftest import random_png as png
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/cases.py"
 
 
-def png(seed: int) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(autouse=True)

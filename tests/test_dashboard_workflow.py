@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from synthcheck import cases
 from synthcheck.dashboard import cases as workflow
@@ -17,13 +14,7 @@ from synthcheck.dashboard.jobs import JobRegistry
 from synthcheck.inference import default_checkpoint
 from synthcheck.scan import DetectorSpec
 from synthcheck.scan.background import results_path_for, scan_command
-
-
-def png(seed: int) -> bytes:
-    arr = np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
-    return buf.getvalue()
+from tests.conftest import random_png as png
 
 
 def test_scan_command_is_the_cli_with_the_specs_settings(tmp_path: Path) -> None:

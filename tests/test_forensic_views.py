@@ -235,7 +235,7 @@ def test_difference_map_of_two_images() -> None:
     same = fx.difference_map(a, a.copy())
     assert same["changed_share"] == 0 and same["changed_box"] is None and same["ssim"] == 1.0
     other = fx.difference_map(a, skdata.chelsea())
-    assert not other["same_size"] and other["image"] is None and "600x400 vs 451x300" in other["note"]
+    assert not other["same_size"] and other["image"] is None and "600 x 400 px against 451 x 300 px" in other["note"]
 
 
 # -- all views together and in the report -------------------------------------------------
