@@ -14,7 +14,6 @@ import numpy as np
 import streamlit as st
 
 from ..analysis import CONCLUSION_COLOURS, Analysis
-from ..bands import band_label
 from .cache import DISPLAY_SIDE, gradcam_overlay
 from .model import LoadedModel, explain_module
 
@@ -27,13 +26,6 @@ BAR_FILL = {"green": "#15803D", "orange": "#D97706", "red": "#B91C1C", "gray": "
 def plain(text: Any) -> str:
     """Escape Markdown so names and notes from evidence render as text (no links, no images)."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", str(text))
-
-
-def band_badge(band: str | None) -> str:
-    """Markdown badge for a band name."""
-    if not band:
-        return ""
-    return f":{BAND_COLOURS.get(band, 'gray')}-badge[{band_label(band)}]"
 
 
 def score_bar(p_fake: float | None, conclusion: str | None, label: str) -> None:

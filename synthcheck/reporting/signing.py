@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import hashlib
 import json
 import os
@@ -392,8 +391,3 @@ def verify_report(report: dict[str, Any] | bytes | str | os.PathLike,
     if folder is None and coverage.n_listed:
         notes.append("no images were supplied, so none was checked")
     return ReportCheck(decide(problems, coverage), problems, fp, signed_utc, notes, rows, path, coverage)
-
-
-def copy_without_signature(report: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``report`` without its signature block (e.g. to re-analyse or re-sign)."""
-    return copy.deepcopy({k: v for k, v in report.items() if k != "signature"})

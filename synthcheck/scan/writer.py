@@ -17,7 +17,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -308,13 +308,3 @@ def summary_counts(path: str | os.PathLike) -> dict[str, int]:
         for k, v in summarize(rows).items():
             total[k] = total.get(k, 0) + v
     return total or summarize([])
-
-
-def merge_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
-    from ..analysis import summarize
-
-    total = summarize([])
-    for c in counts:
-        for k, v in c.items():
-            total[k] = total.get(k, 0) + v
-    return total
