@@ -59,6 +59,25 @@ def tiny_data(root: Path, n: int = 12) -> Path:
     return root
 
 
+def wait_ready(proc: subprocess.Popen, health_url: str, log_path: Path, what: str, *,
+               deadline: float | None = None, poll_s: float = 0.05) -> None:
+    """Poll ``health_url`` until it answers 200; RuntimeError (with the log's tail) when the
+    server process exits first or ``deadline`` (perf_counter; default 60 s from now) passes."""
+    deadline = time.perf_counter() + 60 if deadline is None else deadline
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(health_url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{what} did not answer {health_url} within 60 s")
+        time.sleep(poll_s)
+
+
 @contextmanager
 def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
                      timings: dict[str, float] | None = None, root: Path = ROOT) -> Iterator[str]:
@@ -84,19 +103,7 @@ def streamlit_server(tmp: Path, env_extra: dict[str, str] | None = None,
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = t0 + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
-            time.sleep(0.05)
+        wait_ready(proc, f"{url}/_stcore/health", log_path, "streamlit", deadline=t0 + 60)
         if timings is not None:
             timings["time_to_ready_s"] = time.perf_counter() - t0
         yield url

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driver import ARGS, CHROMIUM, ROOT, free_port
+from driver import ARGS, CHROMIUM, ROOT, free_port, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium "
@@ -39,17 +37,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp / "serve.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"{url}/v1/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "synthcheck serve did not answer within 60 s"
-            time.sleep(0.1)
+        wait_ready(proc, f"{url}/v1/health", tmp / "serve.log", "synthcheck serve", poll_s=0.1)
         yield url
     finally:
         proc.terminate()
