@@ -357,7 +357,7 @@ def iter_analyze(sources: Iterable[Source], detector: Any, options: AnalysisOpti
     in this thread rather than on the decode pool (:func:`synthcheck.inference.decoding.load_many`): for
     callers whose processes are already the parallelism, such as scan workers.
     """
-    opts = (options or AnalysisOptions()).resolved(detector)
+    opts = (options or AnalysisOptions()).resolved()
     limit = DECODE_TIMEOUT_S if timeout_s is None else timeout_s
     name_it = iter(names) if names is not None else None
     reduce = _reducer(detector, opts, keep_images)

@@ -52,9 +52,9 @@ class AnalysisOptions:
     explain_options: dict[str, dict[str, Any]] | None = None
     with_metrics: bool = True  # faithfulness figures beside each explanation
 
-    def resolved(self, detector: Any = None) -> AnalysisOptions:
-        """A copy with the default threshold filled in and every value checked (``detector`` is
-        accepted for callers that pass one; no detector holds a threshold)."""
+    def resolved(self) -> AnalysisOptions:
+        """A copy with the default threshold filled in and every value checked (no detector
+        holds a threshold, so none is consulted)."""
         try:
             edges = validate_edges(self.band_edges)
         except (TypeError, ValueError) as exc:

@@ -217,4 +217,4 @@ def test_a_stray_threshold_in_a_checkpoint_decides_nothing(tmp_path):
     torch.save(ckpt, path)
     det = Detector.from_checkpoint(path)
     assert not hasattr(det, "threshold")
-    assert AnalysisOptions().resolved(det).threshold == 0.5
+    assert AnalysisOptions().resolved().threshold == 0.5

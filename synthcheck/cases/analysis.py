@@ -84,7 +84,7 @@ def analyze_case(case_id: str, detector: Any, *, edges: Sequence[float] = DEFAUL
 
     try:
         opts = AnalysisOptions(threshold=threshold, band_edges=tuple(edges), tiles=tiles,
-                               seed=seed).resolved(detector)
+                               seed=seed).resolved()
     except OptionsError as exc:
         raise CaseError(str(exc)) from exc
     actor = actor or audit.default_actor()

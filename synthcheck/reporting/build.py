@@ -228,7 +228,7 @@ def build_report(sources: Sequence[Any], detector: Any, seed: int = 0,
         sources = [sources]
     methods = list(dict.fromkeys(methods))
     options = AnalysisOptions(threshold=threshold, band_edges=tuple(band_edges), tiles=True, seed=seed,
-                              explain=tuple(methods), explain_options=explain_options).resolved(detector)
+                              explain=tuple(methods), explain_options=explain_options).resolved()
     images = []
     for a in iter_analyze(sources, detector, options, batch_size=1):
         images.append(image_entry(a, detector, ela_quality=ela_quality))
